@@ -1,0 +1,2 @@
+//! The upgrade agent.
+pub mod engine;
