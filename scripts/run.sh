@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the console, the agent and the demo product, then starts the agent with the demo product running
+# V5.1.2.02. Open http://127.0.0.1:8080/opsconsole/v2/ and log on as admin (password printed on first start,
+# or set AGENT_ADMIN_PASSWORD). Data lives in ./.data; delete it to start over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --run
+export PATH="$HOME/.cargo/bin:$PATH"
+
+trunk build --offline
+cargo build -p agent -p demo --bins --locked
+exec target/debug/agent serve \
+  --bootstrap-package demo/versions/V5.1.2.02.zip \
+  --bootstrap-values demo/config/values-V5.1.2.02.yaml \
+  "$@"

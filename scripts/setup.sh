@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing the project needs, skipping what is already there.
+# Safe to run again and again; used by scripts/run.sh and scripts/test.sh.
+#   scripts/setup.sh          everything (toolchain pieces, console tools, browser)
+#   scripts/setup.sh --run    only what running needs (no browser)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=1
+[[ "${1:-}" == "--run" ]] && want_browser=0
+
+TRUNK_VERSION=0.21.14
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]]; then
+  say "installing trunk $TRUNK_VERSION (about 13 minutes on 2 cores)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: one of its locked dependencies is missing from the registry mirror.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+apt_packages=()
+command -v unzip >/dev/null || apt_packages+=(unzip)
+command -v zip >/dev/null || apt_packages+=(zip)
+if [[ $want_browser == 1 ]]; then
+  [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
+  [[ -x /usr/bin/chromedriver ]] || apt_packages+=(chromium-driver)
+  command -v 7z >/dev/null || apt_packages+=(p7zip-full)
+fi
+if (( ${#apt_packages[@]} )); then
+  say "installing ${apt_packages[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}"
+fi
+
+say "ready"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up what is missing, then runs every check and test: fmt, clippy (native and wasm32), the native tests,
+# the wasm tests in headless Chromium, the console build, and the end-to-end browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "clippy (wasm32: shared, frontend)"
+cargo clippy -p shared -p frontend --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+
+step "native tests"
+cargo build -p agent -p demo --bins --locked
+cargo nextest run --workspace --locked
+
+step "wasm tests in headless Chromium"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+CHROMEDRIVER=/usr/bin/chromedriver \
+WASM_BINDGEN_TEST_TIMEOUT=300 \
+  cargo test -p shared -p frontend --target wasm32-unknown-unknown --locked
+
+step "console build"
+trunk build --offline
+
+step "end-to-end tests in headless Chromium"
+E2E=1 cargo nextest run -p system-tests --locked --no-tests=fail
