@@ -124,3 +124,224 @@ pub struct TemplateFiles {
     /// Path relative to `product/<product>/` → lowercase MD5 hex, kept sorted by path.
     pub files: std::collections::BTreeMap<String, String>,
 }
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::keypath::KeyPath;
+use crate::report::Finding;
+use crate::version::Version;
+
+impl Manifest {
+    /// Everything wrong with a manifest that parsed: bad versions, product name, applications, dependencies,
+    /// configuration item keys, template paths and MD5s; one `manifest-invalid` finding each.
+    pub fn problems(&self, file: &str) -> Vec<Finding> {
+        let mut problems = Vec::new();
+        let mut problem = |path: String, message: String| {
+            problems.push(
+                Finding::error("manifest-invalid", format!("{file}: {message}"))
+                    .in_file(file)
+                    .with_path(path),
+            );
+        };
+        if let Err(error) = Version::parse(&self.version) {
+            problem("version".into(), format!("`version`: {error}"));
+        }
+        if self.product.is_empty()
+            || !self
+                .product
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            problem(
+                "product".into(),
+                format!(
+                    "`product` is `{}`; it must be lowercase letters, digits and `-` ([a-z0-9-]+)",
+                    self.product
+                ),
+            );
+        }
+        if let Some(from) = self
+            .compatibility
+            .as_ref()
+            .and_then(|c| c.zero_downtime_from.as_ref())
+        {
+            for (n, text) in from.iter().enumerate() {
+                if let Err(error) = Version::parse(text) {
+                    problem(
+                        format!("compatibility.zeroDowntimeFrom[{n}]"),
+                        format!("`compatibility.zeroDowntimeFrom`: {error}"),
+                    );
+                }
+            }
+        }
+        if self.applications.is_empty() {
+            problem(
+                "applications".into(),
+                "`applications` must list at least one application".into(),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (n, app) in self.applications.iter().enumerate() {
+            if app.name.is_empty() {
+                problem(
+                    format!("applications[{n}].name"),
+                    "an application has an empty name".into(),
+                );
+            }
+            if !names.insert(app.name.as_str()) {
+                problem(
+                    format!("applications[{n}].name"),
+                    format!("application `{}` is listed twice", app.name),
+                );
+            }
+            if app.replicas < 1 {
+                problem(
+                    format!("applications[{n}].replicas"),
+                    format!(
+                        "application `{}` has `replicas: 0`; it needs at least 1",
+                        app.name
+                    ),
+                );
+            }
+            if app.readiness.timeout_seconds < 1 {
+                problem(
+                    format!("applications[{n}].readiness.timeoutSeconds"),
+                    format!(
+                        "application `{}` has `readiness.timeoutSeconds: 0`; it needs at least 1",
+                        app.name
+                    ),
+                );
+            }
+        }
+        for (n, app) in self.applications.iter().enumerate() {
+            for (d, dependency) in app.depends_on.iter().enumerate() {
+                if !names.contains(dependency.as_str()) {
+                    let known: Vec<&str> = names.iter().copied().collect();
+                    problem(
+                        format!("applications[{n}].dependsOn[{d}]"),
+                        format!(
+                            "application `{}` depends on `{dependency}`, which is not an application of this version (known: {})",
+                            app.name,
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(cycle) = self.dependency_cycle() {
+            problem(
+                "applications".into(),
+                format!(
+                    "the applications depend on each other in a cycle: {}",
+                    cycle.join(" → ")
+                ),
+            );
+        }
+        let mut keys = BTreeSet::new();
+        for (n, item) in self.config_items.iter().enumerate() {
+            match KeyPath::parse(&item.key) {
+                Err(error) => problem(
+                    format!("configItems[{n}].key"),
+                    format!("`configItems[{n}].key`: {error}"),
+                ),
+                Ok(path) => {
+                    if !keys.insert(path.to_string()) {
+                        problem(
+                            format!("configItems[{n}].key"),
+                            format!("configuration item `{}` is listed twice", item.key),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(template) = &self.template {
+            for (path, md5) in &template.files {
+                let safe = !path.is_empty()
+                    && !path.starts_with('/')
+                    && !path.contains('\\')
+                    && !path
+                        .split('/')
+                        .any(|segment| segment.is_empty() || segment == "." || segment == "..");
+                if !safe {
+                    problem(
+                        format!("template.files[\"{path}\"]"),
+                        format!(
+                            "template file `{path}` must be a relative path inside product/{}/",
+                            self.product
+                        ),
+                    );
+                }
+                if md5.len() != 32
+                    || !md5
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    problem(
+                        format!("template.files[\"{path}\"]"),
+                        format!(
+                            "template file `{path}` has MD5 `{md5}`; expected 32 lowercase hex digits"
+                        ),
+                    );
+                }
+            }
+        }
+        problems
+    }
+
+    /// The first dependency cycle among the applications, as names from and back to one application.
+    pub fn dependency_cycle(&self) -> Option<Vec<String>> {
+        let edges: BTreeMap<&str, Vec<&str>> = self
+            .applications
+            .iter()
+            .map(|app| {
+                (
+                    app.name.as_str(),
+                    app.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        // 0 unvisited, 1 on the current path, 2 done; an explicit stack so a long chain cannot overflow.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        for &start in edges.keys() {
+            if state.get(start).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+            state.insert(start, 1);
+            while let Some((node, next)) = path.last_mut() {
+                let targets = &edges[*node];
+                if *next < targets.len() {
+                    let target = targets[*next];
+                    *next += 1;
+                    if !edges.contains_key(target) {
+                        continue;
+                    }
+                    match state.get(target).copied().unwrap_or(0) {
+                        0 => {
+                            state.insert(target, 1);
+                            path.push((target, 0));
+                        }
+                        1 => {
+                            let from = path
+                                .iter()
+                                .position(|(name, _)| *name == target)
+                                .unwrap_or(0);
+                            let mut cycle: Vec<String> = path[from..]
+                                .iter()
+                                .map(|(name, _)| name.to_string())
+                                .collect();
+                            cycle.push(target.to_string());
+                            return Some(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    let done = *node;
+                    state.insert(done, 2);
+                    path.pop();
+                }
+            }
+        }
+        None
+    }
+}

@@ -54,3 +54,111 @@ pub struct Report {
     /// Everything found, errors first.
     pub findings: Vec<Finding>,
 }
+
+impl Finding {
+    /// A finding of the given severity with only a code and a message.
+    pub fn new(severity: Severity, code: &str, message: impl Into<String>) -> Finding {
+        Finding {
+            code: code.to_string(),
+            severity,
+            needs_confirmation: false,
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            path: None,
+            details: None,
+        }
+    }
+
+    /// An error: blocks the import or the upgrade.
+    pub fn error(code: &str, message: impl Into<String>) -> Finding {
+        Finding::new(Severity::Error, code, message)
+    }
+
+    /// A warning: shown, does not block.
+    pub fn warning(code: &str, message: impl Into<String>) -> Finding {
+        Finding::new(Severity::Warning, code, message)
+    }
+
+    /// Names the file it is about.
+    pub fn in_file(mut self, file: impl Into<String>) -> Finding {
+        self.file = Some(file.into());
+        self
+    }
+
+    /// Adds the 1-based line and column.
+    pub fn at(mut self, line: u64, column: u64) -> Finding {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    /// Names the key path it is about.
+    pub fn with_path(mut self, path: impl Into<String>) -> Finding {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Adds code-specific details.
+    pub fn with_details(mut self, details: serde_json::Value) -> Finding {
+        self.details = Some(details);
+        self
+    }
+
+    /// Marks it as needing the operator's explicit confirmation.
+    pub fn needing_confirmation(mut self) -> Finding {
+        self.needs_confirmation = true;
+        self
+    }
+
+    /// Whether it blocks.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl std::fmt::Display for Finding {
+    /// `error[code] file:line:column: message`, the form of the readable summary.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        write!(f, "{severity}[{}]", self.code)?;
+        if let Some(file) = &self.file {
+            write!(f, " {file}")?;
+            if let (Some(line), Some(column)) = (self.line, self.column) {
+                write!(f, ":{line}:{column}")?;
+            }
+            f.write_str(":")?;
+        }
+        write!(f, " {}", self.message)
+    }
+}
+
+impl Report {
+    /// A report of these findings: errors first (then warnings, then information, each in the order found), `ok`
+    /// when none is an error.
+    pub fn new(mut findings: Vec<Finding>, template_digest: Option<String>) -> Report {
+        findings.sort_by_key(|finding| finding.severity);
+        Report {
+            ok: !findings.iter().any(Finding::is_error),
+            template_digest,
+            findings,
+        }
+    }
+
+    /// A report of one finding.
+    pub fn single(finding: Finding) -> Report {
+        Report::new(vec![finding], None)
+    }
+
+    /// The findings with this code.
+    pub fn with_code<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings
+            .iter()
+            .filter(move |finding| finding.code == code)
+    }
+}

@@ -1,0 +1,522 @@
+//! The bounded YAML reader: every YAML file (manifests, values, overlays) goes through here.
+//!
+//! serde_norway parses into its event list (linear in the input) and then drives our own [`Value`] builder, which is
+//! where the bounds live:
+//! - size: at most `max_yaml_bytes`, checked before parsing;
+//! - nesting: at most `max_yaml_depth` containers deep, counted by the builder (serde_norway also stops at 128 on
+//!   its own, reported the same way);
+//! - alias expansion: each node built costs 1 plus its scalar's length, and a document may cost at most
+//!   `max(4 × its size, 1 MiB)`. Without aliases a document costs less than twice its size, so only expansion
+//!   (a "billion laughs") reaches the bound, and it fails after building at most that much;
+//! - duplicate keys are reported at the duplicate's line, which a `BTreeMap` alone would silently merge.
+//!
+//! Mapping keys are kept as text (`1: a` has the key `"1"`), maps are sorted by key, and YAML merge keys (`<<`) are
+//! applied, explicit keys winning.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+
+use crate::keypath::{KeyPath, Segment};
+use crate::limits::Limits;
+use crate::report::Finding;
+
+/// A YAML value as the checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A number with a fraction (or too large for an integer).
+    Float(f64),
+    /// Text.
+    String(String),
+    /// A sequence.
+    List(Vec<Value>),
+    /// A mapping, sorted by key.
+    Map(BTreeMap<String, Value>),
+}
+
+/// The three kinds the compatibility rules compare (formats.md: "a map, list or scalar where the template has
+/// another kind"), plus null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Null.
+    Null,
+    /// A string, number or boolean.
+    Scalar,
+    /// A sequence.
+    List,
+    /// A mapping.
+    Map,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Null => "null",
+            Kind::Scalar => "scalar",
+            Kind::List => "list",
+            Kind::Map => "map",
+        })
+    }
+}
+
+impl Value {
+    /// Map, list, scalar or null.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Null => Kind::Null,
+            Value::Bool(_) | Value::Integer(_) | Value::Float(_) | Value::String(_) => Kind::Scalar,
+            Value::List(_) => Kind::List,
+            Value::Map(_) => Kind::Map,
+        }
+    }
+
+    /// The type in an operator's words: `string`, `integer`, `number`, `boolean`, `map`, `list` or `null`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Integer(_) => "integer",
+            Value::Float(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+        }
+    }
+
+    /// The mapping, if this is one.
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The value at `path`, if it exists.
+    pub fn get(&self, path: &KeyPath) -> Option<&Value> {
+        path.0
+            .iter()
+            .try_fold(self, |value, segment| match (value, segment) {
+                (Value::Map(map), Segment::Key(key)) => map.get(key),
+                (Value::List(items), Segment::Index(index)) => items.get(*index),
+                _ => None,
+            })
+    }
+
+    /// The same value as JSON, for report details.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Integer(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
+            Value::Map(map) => serde_json::Value::Object(
+                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            ),
+        }
+    }
+}
+
+/// Parses a YAML file whose root must be a mapping (`values.yaml`, `version.yaml`).
+pub fn parse_mapping(file: &str, bytes: &[u8], limits: &Limits) -> Result<Value, Finding> {
+    let text = checked_text(file, bytes, limits)?;
+    let budget = Budget::new(text.len(), limits);
+    let value = parse_one(file, text, &budget)?;
+    match value {
+        Value::Map(_) => Ok(value),
+        other => Err(Finding::error(
+            "yaml-not-mapping",
+            format!(
+                "{file}: the root must be a mapping of keys to values, not {}",
+                describe_root(&other)
+            ),
+        )
+        .in_file(file)
+        .at(1, 1)),
+    }
+}
+
+/// Parses a YAML file of one or more documents (`---`) of any kind (overlays).
+pub fn parse_documents(file: &str, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Finding> {
+    let text = checked_text(file, bytes, limits)?;
+    let budget = Budget::new(text.len(), limits);
+    let mut documents = Vec::new();
+    for document in serde_norway::Deserializer::from_str(text) {
+        let seed = NodeSeed {
+            budget: &budget,
+            depth: 0,
+        };
+        documents.push(
+            seed.deserialize(document)
+                .map_err(|error| classify(file, &budget, &error))?,
+        );
+    }
+    Ok(documents)
+}
+
+/// The size and encoding checks every YAML file gets before it is parsed.
+pub fn checked_text<'a>(file: &str, bytes: &'a [u8], limits: &Limits) -> Result<&'a str, Finding> {
+    if bytes.len() as u64 > limits.max_yaml_bytes {
+        return Err(Finding::error(
+            "yaml-too-complex",
+            format!(
+                "{file}: {} bytes is more than the {} bytes a YAML file may have",
+                bytes.len(),
+                limits.max_yaml_bytes
+            ),
+        )
+        .in_file(file));
+    }
+    std::str::from_utf8(bytes).map_err(|error| {
+        let valid = &bytes[..error.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let line_start = valid
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count() as u64
+            + 1;
+        Finding::error(
+            "yaml-not-utf8",
+            format!(
+                "{file} line {line}, column {column}: the file is not UTF-8 text (byte offset {})",
+                error.valid_up_to()
+            ),
+        )
+        .in_file(file)
+        .at(line, column)
+    })
+}
+
+fn describe_root(value: &Value) -> String {
+    match value {
+        Value::Null => "an empty document".to_string(),
+        other => format!("a {}", other.type_name()),
+    }
+}
+
+fn parse_one(file: &str, text: &str, budget: &Budget) -> Result<Value, Finding> {
+    let seed = NodeSeed { budget, depth: 0 };
+    seed.deserialize(serde_norway::Deserializer::from_str(text))
+        .map_err(|error| classify(file, budget, &error))
+}
+
+/// Turns a serde_norway error into the finding with the right code, line and column.
+fn classify(file: &str, budget: &Budget, error: &serde_norway::Error) -> Finding {
+    let location = error.location();
+    let mut message = error.to_string();
+    if let Some(at) = &location {
+        message = message.replacen(
+            &format!(" at line {} column {}", at.line(), at.column()),
+            "",
+            1,
+        );
+    }
+    let code = match budget.failure.take() {
+        Some(Failure::DuplicateKey) => "yaml-duplicate-key",
+        Some(Failure::TooDeep | Failure::TooLarge) => "yaml-too-complex",
+        // serde_norway's own bounds (nesting 128, alias jumps) say so in their message only.
+        None if message.contains("recursion limit exceeded")
+            || message.contains("repetition limit exceeded") =>
+        {
+            "yaml-too-complex"
+        }
+        None => "yaml-syntax",
+    };
+    let finding = match location {
+        Some(at) => Finding::error(
+            code,
+            format!(
+                "{file} line {}, column {}: {message}",
+                at.line(),
+                at.column()
+            ),
+        )
+        .at(at.line() as u64, at.column() as u64),
+        None => Finding::error(code, format!("{file}: {message}")),
+    };
+    finding.in_file(file)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    DuplicateKey,
+    TooDeep,
+    TooLarge,
+}
+
+/// What building the value may still cost, and why it stopped.
+struct Budget {
+    remaining: Cell<u64>,
+    max_depth: u32,
+    failure: Cell<Option<Failure>>,
+}
+
+impl Budget {
+    fn new(input_len: usize, limits: &Limits) -> Budget {
+        Budget {
+            remaining: Cell::new((input_len as u64).saturating_mul(4).max(1 << 20)),
+            max_depth: limits.max_yaml_depth,
+            failure: Cell::new(None),
+        }
+    }
+
+    fn charge<E: serde::de::Error>(&self, scalar_len: usize) -> Result<(), E> {
+        let cost = scalar_len as u64 + 1;
+        match self.remaining.get().checked_sub(cost) {
+            Some(left) => {
+                self.remaining.set(left);
+                Ok(())
+            }
+            None => self.fail(
+                Failure::TooLarge,
+                "the document expands (through aliases) to far more than its own size".to_string(),
+            ),
+        }
+    }
+
+    fn fail<T, E: serde::de::Error>(&self, failure: Failure, message: String) -> Result<T, E> {
+        self.failure.set(Some(failure));
+        Err(E::custom(message))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct NodeSeed<'b> {
+    budget: &'b Budget,
+    depth: u32,
+}
+
+impl<'b> NodeSeed<'b> {
+    fn enter<E: serde::de::Error>(self) -> Result<NodeSeed<'b>, E> {
+        self.budget.charge::<E>(0)?;
+        let depth = self.depth + 1;
+        if depth > self.budget.max_depth {
+            return self.budget.fail(
+                Failure::TooDeep,
+                format!("nesting deeper than {} levels", self.budget.max_depth),
+            );
+        }
+        Ok(NodeSeed {
+            budget: self.budget,
+            depth,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.budget.charge(0)?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.budget.charge(0)?;
+        Ok(Value::Integer(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.budget.charge(0)?;
+        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Integer))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.budget.charge(0)?;
+        Ok(Value::Float(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.budget.charge(v.len())?;
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.budget.charge(0)?;
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.enter()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.enter()?;
+        let mut entries = BTreeMap::new();
+        let mut merged = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed {
+            budget: self.budget,
+            existing: &entries,
+        })? {
+            let value = map.next_value_seed(inner)?;
+            if key == "<<" {
+                merged.push(value);
+            } else {
+                entries.insert(key, value);
+            }
+        }
+        // YAML merge keys: `<<: *base` or `<<: [*a, *b]`; explicit keys win, then earlier merges.
+        for value in merged {
+            let sources = match value {
+                Value::List(items) => items,
+                other => vec![other],
+            };
+            for source in sources {
+                match source {
+                    Value::Map(source) => {
+                        for (key, value) in source {
+                            entries.entry(key).or_insert(value);
+                        }
+                    }
+                    other => {
+                        return Err(serde::de::Error::custom(format!(
+                            "`<<` merges mappings, not a {}",
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Value::Map(entries))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        // A custom tag (`!secret x`): the tag is dropped, the value kept.
+        let (_tag, variant): (String, _) = data.variant()?;
+        variant.newtype_variant_seed(self)
+    }
+}
+
+/// Reads one mapping key as text, refusing a key the mapping already has.
+struct KeySeed<'m, 'b> {
+    budget: &'b Budget,
+    existing: &'m BTreeMap<String, Value>,
+}
+
+impl KeySeed<'_, '_> {
+    fn accept<E: serde::de::Error>(self, key: String) -> Result<String, E> {
+        self.budget.charge::<E>(key.len())?;
+        if self.existing.contains_key(&key) {
+            return self
+                .budget
+                .fail(Failure::DuplicateKey, format!("duplicate key `{key}`"));
+        }
+        Ok(key)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_, '_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping key that is a string, number or boolean")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+        self.accept(v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        self.accept(v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        self.accept(v.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        self.accept(v.to_string())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        self.accept(v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Value, Finding> {
+        parse_mapping("values.yaml", text.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn merge_keys_apply_and_explicit_keys_win() {
+        let value = parse("base: &b {a: 1, b: 2}\nchild:\n  <<: *b\n  b: 3\n").unwrap();
+        let child = value.get(&KeyPath::parse("child").unwrap()).unwrap();
+        assert_eq!(
+            child.get(&KeyPath::parse("a").unwrap()),
+            Some(&Value::Integer(1))
+        );
+        assert_eq!(
+            child.get(&KeyPath::parse("b").unwrap()),
+            Some(&Value::Integer(3))
+        );
+    }
+
+    #[test]
+    fn duplicate_key_reported_at_the_duplicate() {
+        let finding = parse("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
+        assert_eq!(finding.code, "yaml-duplicate-key");
+        assert_eq!(finding.line, Some(4));
+        assert!(finding.message.contains("`c`"), "{}", finding.message);
+    }
+
+    #[test]
+    fn custom_tags_keep_the_value() {
+        let value = parse("a: !secret hunter2\n").unwrap();
+        assert_eq!(
+            value.get(&KeyPath::parse("a").unwrap()),
+            Some(&Value::String("hunter2".into()))
+        );
+    }
+}
