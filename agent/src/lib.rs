@@ -1,2 +1,3 @@
 //! The upgrade agent.
 pub mod engine;
+pub mod platform;

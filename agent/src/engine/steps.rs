@@ -1,0 +1,208 @@
+//! The replica steps both plans are made of — start a replica and wait until it is ready, drain and stop one — each
+//! reported as a step with its timing, in an operator's words.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use shared::manifest::Application;
+use tokio::sync::watch;
+
+use super::{Level, StepStatus, UpgradeEvents};
+use crate::platform::{Health, Platform, Release, Replica, ReplicaState};
+
+/// Why a plan ended early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// A step failed; the reason says which replica and why.
+    Failed(String),
+    /// An operator asked to stop; it stopped between replica steps.
+    Stopped,
+}
+
+impl Halt {
+    /// The reason in words.
+    pub fn reason(self) -> String {
+        match self {
+            Halt::Failed(reason) => reason,
+            Halt::Stopped => "stopped by an operator".into(),
+        }
+    }
+}
+
+/// How often a starting replica's readiness is checked.
+const READINESS_POLL: Duration = Duration::from_millis(50);
+
+/// Runs replica steps on a platform and reports them.
+pub struct StepRunner<'a, P: Platform> {
+    /// Where the replicas run.
+    pub platform: &'a P,
+    /// Where steps and log lines go.
+    pub events: &'a dyn UpgradeEvents,
+    /// Turns true when an operator forces a stop; `None` while rolling back (a rollback is finished).
+    pub stop: Option<watch::Receiver<bool>>,
+    /// How long a stopping replica may take before it is killed.
+    pub grace: Duration,
+    /// Steps planned so far.
+    planned: AtomicU32,
+}
+
+/// A replica in words: `web-4 (V5.1.2.04)`.
+pub fn named(replica: &Replica) -> String {
+    format!("{} ({})", replica.id, replica.version)
+}
+
+impl<'a, P: Platform> StepRunner<'a, P> {
+    /// A runner reporting into `events`.
+    pub fn new(
+        platform: &'a P,
+        events: &'a dyn UpgradeEvents,
+        stop: Option<watch::Receiver<bool>>,
+        grace: Duration,
+    ) -> Self {
+        StepRunner {
+            platform,
+            events,
+            stop,
+            grace,
+            planned: AtomicU32::new(0),
+        }
+    }
+
+    /// Adds steps to the plan.
+    pub fn plan_more(&self, steps: u32) {
+        let total = self.planned.fetch_add(steps, Ordering::SeqCst) + steps;
+        self.events.plan(total);
+    }
+
+    /// Steps planned so far.
+    pub fn planned(&self) -> u32 {
+        self.planned.load(Ordering::SeqCst)
+    }
+
+    /// Whether an operator asked to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| *stop.borrow())
+    }
+
+    /// The replicas of one application now.
+    pub fn replicas_of(&self, app: &str) -> Vec<Replica> {
+        self.platform
+            .replicas()
+            .into_iter()
+            .filter(|r| r.app == app)
+            .collect()
+    }
+
+    /// Starts one replica of `app` on `release`, waits until its readiness check passes (within the manifest's
+    /// timeout), and puts it in traffic. A replica that exits or stays unready is stopped and the step fails.
+    pub async fn start_ready(&self, app: &Application, release: &Release) -> Result<String, Halt> {
+        let started = Instant::now();
+        let id = match self.platform.start_replica(app, release).await {
+            Ok(id) => id,
+            Err(e) => {
+                let seq = self.events.step_started(
+                    &app.name,
+                    None,
+                    "start",
+                    &format!("starting a {} replica of {}", release.version, app.name),
+                );
+                let reason = format!("{}: {e}", app.name);
+                self.events.step_finished(seq, StepStatus::Failed, &reason);
+                self.events.log(Level::Error, Some(&app.name), &reason);
+                return Err(Halt::Failed(reason));
+            }
+        };
+        let who = format!("{id} ({})", release.version);
+        let seq = self.events.step_started(
+            &app.name,
+            Some(&id),
+            "start",
+            &format!(
+                "starting {who}, waiting for {} to answer 200",
+                app.readiness.path
+            ),
+        );
+        self.events.log(
+            Level::Info,
+            Some(&app.name),
+            &format!("started replica {who}; waiting for it to become ready"),
+        );
+        let limit = Duration::from_secs(u64::from(app.readiness.timeout_seconds));
+        let failure = loop {
+            match self.platform.health(&id, &app.readiness.path).await {
+                Health::Ready => break None,
+                Health::Exited(how) => {
+                    break Some(format!(
+                        "{}: replica {who} {how} after {:.1} s, before becoming ready",
+                        app.name,
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+                Health::NotReady(seen) if started.elapsed() >= limit => {
+                    break Some(format!(
+                        "{}: replica {who} did not become ready within {} s (last check: {seen})",
+                        app.name, app.readiness.timeout_seconds
+                    ));
+                }
+                Health::NotReady(_) => tokio::time::sleep(READINESS_POLL).await,
+            }
+        };
+        if let Some(reason) = failure {
+            self.events.step_finished(seq, StepStatus::Failed, &reason);
+            self.events.log(Level::Error, Some(&app.name), &reason);
+            if let Err(e) = self.platform.drain_and_stop(&id, self.grace).await {
+                self.events.log(
+                    Level::Warn,
+                    Some(&app.name),
+                    &format!("stopping {who}: {e}"),
+                );
+            }
+            return Err(Halt::Failed(reason));
+        }
+        if let Err(e) = self.platform.route_in(&id) {
+            let reason = format!("{}: cannot put {who} in traffic: {e}", app.name);
+            self.events.step_finished(seq, StepStatus::Failed, &reason);
+            return Err(Halt::Failed(reason));
+        }
+        let message = format!(
+            "{who} ready in {:.2} s, now receiving traffic",
+            started.elapsed().as_secs_f64()
+        );
+        self.events.step_finished(seq, StepStatus::Done, &message);
+        self.events.log(Level::Info, Some(&app.name), &message);
+        Ok(id)
+    }
+
+    /// Takes a replica out of traffic, lets it finish what it is doing, and stops it.
+    pub async fn drain(&self, replica: &Replica) -> Result<(), Halt> {
+        let who = named(replica);
+        let started = Instant::now();
+        let (action, intro) = match &replica.state {
+            ReplicaState::Exited(how) => ("remove", format!("removing {who}, which {how}")),
+            _ => (
+                "drain",
+                format!("taking {who} out of traffic, draining and stopping it"),
+            ),
+        };
+        let seq = self
+            .events
+            .step_started(&replica.app, Some(&replica.id), action, &intro);
+        match self.platform.drain_and_stop(&replica.id, self.grace).await {
+            Ok(()) => {
+                let message = format!(
+                    "{who} drained and stopped in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+                self.events.step_finished(seq, StepStatus::Done, &message);
+                self.events.log(Level::Info, Some(&replica.app), &message);
+                Ok(())
+            }
+            Err(e) => {
+                let reason = format!("{}: stopping {who} failed: {e}", replica.app);
+                self.events.step_finished(seq, StepStatus::Failed, &reason);
+                self.events.log(Level::Error, Some(&replica.app), &reason);
+                Err(Halt::Failed(reason))
+            }
+        }
+    }
+}

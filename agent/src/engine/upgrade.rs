@@ -1,0 +1,390 @@
+//! The one engine: runs a job's plan (rolling or downtime) on a platform, rolls back on failure, stops on request,
+//! resumes after a restart, and runs the availability probe alongside.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use shared::api::{ApplicationView, ReplicaView, UpgradeMode};
+use shared::manifest::Manifest;
+use tokio::sync::watch;
+
+use super::downtime::DowntimePlan;
+use super::order::dependency_order;
+use super::probe::{Probe, Targets};
+use super::rolling::RollingPlan;
+use super::steps::{Halt, StepRunner};
+use super::{Deployment, Engine, Level, RunOutcome, StepStatus, UpgradeEvents, UpgradeJob};
+use crate::platform::{Platform, Release};
+
+/// How long a stopping replica may finish its work before it is killed.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// The engine over one platform.
+pub struct UpgradeEngine<P: Platform> {
+    platform: P,
+    /// The manifest whose applications the cluster view shows (the target while a run goes on).
+    view: Mutex<Option<Manifest>>,
+}
+
+fn release(deployment: &Deployment) -> Release {
+    Release {
+        version: deployment.manifest.version.clone(),
+        values: deployment.values.clone(),
+    }
+}
+
+impl<P: Platform> UpgradeEngine<P> {
+    /// An engine moving replicas on `platform`.
+    pub fn new(platform: P) -> Self {
+        UpgradeEngine {
+            platform,
+            view: Mutex::new(None),
+        }
+    }
+
+    /// The platform underneath (tests look at its replicas).
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    fn set_view(&self, manifest: &Manifest) {
+        *self.view.lock().unwrap_or_else(|p| p.into_inner()) = Some(manifest.clone());
+    }
+
+    async fn expose_all(&self, manifest: &Manifest) -> Result<(), String> {
+        for app in &manifest.applications {
+            self.platform.expose(app).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn adopt(&self, events: &dyn UpgradeEvents) -> Result<(), String> {
+        let found = self.platform.adopt().await.map_err(|e| e.to_string())?;
+        let list = |ids: &[String]| {
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            }
+        };
+        events.log(
+            Level::Info,
+            None,
+            &format!(
+                "after the restart: took back {}; replaced (were starting or draining) {}; already gone {}; \
+                 stray processes stopped: {}",
+                list(&found.adopted),
+                list(&found.replaced),
+                list(&found.vanished),
+                found.orphans_stopped.len()
+            ),
+        );
+        Ok(())
+    }
+
+    async fn start_running(&self, running: &Deployment) -> Result<(), String> {
+        let events = TracingEvents::default();
+        self.adopt(&events).await?;
+        self.set_view(&running.manifest);
+        self.expose_all(&running.manifest).await?;
+        let steps = StepRunner::new(&self.platform, &events, None, GRACE);
+        let plan = RollingPlan { steps: &steps };
+        let mut touched = Vec::new();
+        plan.run(&running.manifest, &release(running), &mut touched)
+            .await
+            .map_err(|halt| match halt {
+                Halt::Failed(reason) => reason,
+                Halt::Stopped => "stopped".into(),
+            })
+    }
+
+    async fn run_job(
+        &self,
+        job: UpgradeJob,
+        events: Arc<dyn UpgradeEvents>,
+        stop: watch::Receiver<bool>,
+    ) -> RunOutcome {
+        let began = Instant::now();
+        let (from, to) = (release(&job.from), release(&job.to));
+        events.log(
+            Level::Info,
+            None,
+            &format!(
+                "{} upgrade from {} to {} (record {}){}",
+                match job.mode {
+                    UpgradeMode::ZeroDowntime => "zero-downtime",
+                    UpgradeMode::Downtime => "downtime",
+                },
+                from.version,
+                to.version,
+                job.id,
+                if job.resuming {
+                    ", resumed after an agent restart"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if job.resuming
+            && let Err(e) = self.adopt(events.as_ref()).await
+        {
+            events.log(Level::Error, None, &format!("cannot resume: {e}"));
+            return RunOutcome::Failed(format!("cannot resume after the restart: {e}"));
+        }
+        for manifest in [&job.to.manifest, &job.from.manifest] {
+            if let Err(e) = dependency_order(manifest) {
+                return RunOutcome::Failed(format!(
+                    "{} {}: {e}",
+                    manifest.product, manifest.version
+                ));
+            }
+        }
+        self.set_view(&job.to.manifest);
+        if let Err(e) = self.expose_all(&job.to.manifest).await {
+            events.log(Level::Error, None, &e);
+            return RunOutcome::Failed(e);
+        }
+        let probe = Probe::start(
+            Targets {
+                dataservice: self.platform.address("dataservice"),
+                web: self.platform.address("web"),
+                login: Targets::login_from_values(&to.values)
+                    .or_else(|| Targets::login_from_values(&from.values)),
+            },
+            events.clone(),
+        );
+        let steps = StepRunner::new(&self.platform, events.as_ref(), Some(stop), GRACE);
+        let (result, downtime) = match job.mode {
+            UpgradeMode::ZeroDowntime => {
+                let plan = RollingPlan { steps: &steps };
+                steps.plan_more(plan.count(&job.to.manifest, &to));
+                let mut touched = Vec::new();
+                let result = plan.run(&job.to.manifest, &to, &mut touched).await;
+                let result = match result {
+                    Err(Halt::Failed(reason)) => {
+                        Err(self.roll_back_rolling(&steps, &job, &touched, reason).await)
+                    }
+                    Err(Halt::Stopped) => Err(RunOutcome::Stopped),
+                    Ok(()) => Ok(()),
+                };
+                (result, None)
+            }
+            UpgradeMode::Downtime => {
+                let plan = DowntimePlan { steps: &steps };
+                if steps.stop_requested() {
+                    (Err(RunOutcome::Stopped), None)
+                } else {
+                    if steps.stop.is_some() {
+                        events.log(
+                            Level::Info,
+                            None,
+                            "a force stop during a downtime upgrade takes effect once every application runs again",
+                        );
+                    }
+                    steps.plan_more(plan.count(&job.to.manifest));
+                    let (downtime, result) =
+                        plan.run(&job.from.manifest, &job.to.manifest, &to).await;
+                    let result = match result {
+                        Ok(()) => Ok(()),
+                        Err(halt) => {
+                            let reason = halt.reason();
+                            steps.plan_more(plan.count(&job.from.manifest));
+                            events.log(
+                                Level::Error,
+                                None,
+                                &format!("rolling back to {}: {reason}", from.version),
+                            );
+                            let (_, back) =
+                                plan.run(&job.to.manifest, &job.from.manifest, &from).await;
+                            Err(match back {
+                                Ok(()) => RunOutcome::RolledBack(reason),
+                                Err(again) => RunOutcome::Failed(format!(
+                                    "{reason}; the rollback failed too: {}",
+                                    again.reason()
+                                )),
+                            })
+                        }
+                    };
+                    (result, Some(downtime))
+                }
+            }
+        };
+        let (mut measured, first_failure) = probe.finish().await;
+        measured.downtime_seconds = downtime.map(|d| d.as_secs_f64());
+        events.availability(&measured);
+        events.log(
+            if measured.failures == 0 { Level::Info } else { Level::Warn },
+            None,
+            &format!(
+                "availability during the upgrade: {} calls, {} failed ({:.3} % success), p50 {:.1} ms, \
+                 p99 {:.1} ms, worst {:.1} ms{}",
+                measured.calls,
+                measured.failures,
+                measured.success_ratio * 100.0,
+                measured.p50_ms,
+                measured.p99_ms,
+                measured.max_ms,
+                first_failure.map(|f| format!("; first failure: {f}")).unwrap_or_default()
+            ),
+        );
+        let outcome = match result {
+            Ok(()) => RunOutcome::Succeeded,
+            Err(outcome) => outcome,
+        };
+        if let RunOutcome::RolledBack(_) = outcome {
+            self.set_view(&job.from.manifest);
+        }
+        events.log(
+            Level::Info,
+            None,
+            &format!(
+                "{} after {:.1} s",
+                match &outcome {
+                    RunOutcome::Succeeded => format!("every application runs {}", to.version),
+                    RunOutcome::RolledBack(reason) =>
+                        format!("rolled back to {} ({reason})", from.version),
+                    RunOutcome::Failed(reason) => format!("failed: {reason}"),
+                    RunOutcome::Stopped => "stopped by an operator".to_string(),
+                },
+                began.elapsed().as_secs_f64()
+            ),
+        );
+        outcome
+    }
+
+    /// Returns the applications touched, last first, to the old version and configuration, replica by replica.
+    async fn roll_back_rolling(
+        &self,
+        steps: &StepRunner<'_, P>,
+        job: &UpgradeJob,
+        touched: &[&str],
+        reason: String,
+    ) -> RunOutcome {
+        let from = release(&job.from);
+        steps.events.log(
+            Level::Error,
+            None,
+            &format!("rolling back to {}: {reason}", from.version),
+        );
+        let back = StepRunner::new(steps.platform, steps.events, None, steps.grace);
+        let plan = RollingPlan { steps: &back };
+        back.plan_more(steps.planned() + plan.count(&job.from.manifest, &from));
+        for name in touched.iter().rev() {
+            let result = match job
+                .from
+                .manifest
+                .applications
+                .iter()
+                .find(|a| a.name == *name)
+            {
+                Some(app) => plan.converge(app, &from).await,
+                None => {
+                    let mut result = Ok(());
+                    for replica in back.replicas_of(name) {
+                        result = back.drain(&replica).await;
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    result
+                }
+            };
+            if let Err(Halt::Failed(again)) = result {
+                return RunOutcome::Failed(format!("{reason}; the rollback failed too: {again}"));
+            }
+        }
+        RunOutcome::RolledBack(reason)
+    }
+}
+
+impl<P: Platform> Engine for UpgradeEngine<P> {
+    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), String>> {
+        let running = running.clone();
+        Box::pin(async move { self.start_running(&running).await })
+    }
+
+    fn applications(&self) -> Vec<ApplicationView> {
+        let view = self.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let replicas = self.platform.replicas();
+        let mut names: Vec<(String, u32)> = view
+            .as_ref()
+            .and_then(|m| dependency_order(m).ok())
+            .map(|apps| apps.iter().map(|a| (a.name.clone(), a.replicas)).collect())
+            .unwrap_or_default();
+        for replica in &replicas {
+            if !names.iter().any(|(n, _)| *n == replica.app) {
+                names.push((replica.app.clone(), 0));
+            }
+        }
+        names
+            .into_iter()
+            .map(|(name, desired)| ApplicationView {
+                address: self.platform.address(&name).unwrap_or_default(),
+                desired_replicas: desired,
+                replicas: replicas
+                    .iter()
+                    .filter(|r| r.app == name)
+                    .map(|r| ReplicaView {
+                        id: r.id.clone(),
+                        version: r.version.clone(),
+                        state: r.state.as_str().to_string(),
+                        ready: r.state == crate::platform::ReplicaState::Ready,
+                    })
+                    .collect(),
+                name,
+            })
+            .collect()
+    }
+
+    fn run(
+        &self,
+        job: UpgradeJob,
+        events: Arc<dyn UpgradeEvents>,
+        stop: watch::Receiver<bool>,
+    ) -> BoxFuture<'_, RunOutcome> {
+        Box::pin(self.run_job(job, events, stop))
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.platform.shutdown(GRACE))
+    }
+}
+
+/// Where the steps of bringing the running version up at agent start go: the agent's own log.
+#[derive(Default)]
+struct TracingEvents {
+    seq: AtomicU32,
+}
+
+impl UpgradeEvents for TracingEvents {
+    fn log(&self, level: Level, app: Option<&str>, message: &str) {
+        let app = app.unwrap_or("-");
+        match level {
+            Level::Info => tracing::info!(app, "{message}"),
+            Level::Warn => tracing::warn!(app, "{message}"),
+            Level::Error => tracing::error!(app, "{message}"),
+        }
+    }
+
+    fn plan(&self, _total: u32) {}
+
+    fn step_started(
+        &self,
+        _application: &str,
+        _replica: Option<&str>,
+        _action: &str,
+        _message: &str,
+    ) -> u32 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn step_finished(&self, _seq: u32, status: StepStatus, message: &str) {
+        if status == StepStatus::Failed {
+            tracing::warn!("{message}");
+        }
+    }
+
+    fn availability(&self, _measured: &shared::api::Availability) {}
+}

@@ -1,0 +1,187 @@
+//! Where the product's replicas run. The engine moves replicas through this small trait; `local` (child processes
+//! behind an HTTP reverse proxy on this machine) is the one implementation today, a cluster engine the next.
+
+pub mod local;
+
+use std::future::Future;
+use std::time::Duration;
+
+use shared::manifest::Application;
+
+/// What can go wrong on a platform, with what an operator needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// The application's command could not be started.
+    #[error("cannot start a replica of {app} with `{command}`: {source}")]
+    Spawn {
+        /// Application name.
+        app: String,
+        /// The command as resolved.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The manifest gives no way to run the application here.
+    #[error(
+        "application {app} has no `local:` command in the manifest, so the local platform cannot run it"
+    )]
+    NoLocalCommand {
+        /// Application name.
+        app: String,
+    },
+    /// The stable address of an application could not be opened.
+    #[error("cannot listen on the stable address {address} of {app}: {source}")]
+    Listen {
+        /// Application name.
+        app: String,
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A replica id the platform does not know.
+    #[error("unknown replica {0}")]
+    UnknownReplica(String),
+    /// Reading or writing the platform's files failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The persisted replica table cannot be read.
+    #[error("replica table {path} is unreadable: {message}")]
+    Table {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// `Result` with [`PlatformError`].
+pub type Result<T, E = PlatformError> = std::result::Result<T, E>;
+
+/// What a replica runs: a version with one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The version, e.g. `V5.1.2.04`.
+    pub version: String,
+    /// The values.yaml text the replica is started with.
+    pub values: String,
+}
+
+impl Release {
+    /// A short fingerprint of the values, so that a replica started with other values counts as not on target.
+    pub fn config_digest(&self) -> String {
+        use md5::{Digest, Md5};
+        let digest = Md5::digest(self.values.as_bytes());
+        digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Where a replica stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// Started, not yet in traffic.
+    Starting,
+    /// Ready and receiving traffic.
+    Ready,
+    /// Out of traffic, finishing its work before it stops.
+    Draining,
+    /// The process ended without being asked to; the reason says how.
+    Exited(String),
+}
+
+impl ReplicaState {
+    /// The word shown in the cluster view.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReplicaState::Starting => "starting",
+            ReplicaState::Ready => "ready",
+            ReplicaState::Draining => "draining",
+            ReplicaState::Exited(_) => "failed",
+        }
+    }
+}
+
+/// One replica as the platform knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    /// Stable id, e.g. `dataservice-4`.
+    pub id: String,
+    /// Application name.
+    pub app: String,
+    /// Version it runs.
+    pub version: String,
+    /// Fingerprint of the values it was started with ([`Release::config_digest`]).
+    pub config: String,
+    /// Where it stands.
+    pub state: ReplicaState,
+}
+
+impl Replica {
+    /// Whether it runs `release`.
+    pub fn runs(&self, release: &Release) -> bool {
+        self.version == release.version && self.config == release.config_digest()
+    }
+}
+
+/// One readiness check's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// The readiness endpoint answered 200.
+    Ready,
+    /// Not yet; the reason says what was seen.
+    NotReady(String),
+    /// The replica is gone; the reason says how it ended.
+    Exited(String),
+}
+
+/// What `adopt` found after an agent restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adoption {
+    /// Replicas still running and back in traffic.
+    pub adopted: Vec<String>,
+    /// Replicas that were starting or draining when the agent stopped, now stopped (the engine replaces them).
+    pub replaced: Vec<String>,
+    /// Replicas in the table whose process had ended.
+    pub vanished: Vec<String>,
+    /// Processes started by this platform but missing from its table, now stopped.
+    pub orphans_stopped: Vec<u32>,
+}
+
+/// The operations the engine needs from a platform. Small on purpose: a cluster engine maps each to a call.
+pub trait Platform: Send + Sync + 'static {
+    /// The platform's name as shown in the cluster view (`local`).
+    fn name(&self) -> &'static str;
+    /// Gives the application its stable address (idempotent) and returns it, e.g. `http://127.0.0.1:18081`.
+    fn expose(&self, app: &Application) -> impl Future<Output = Result<String>> + Send;
+    /// The stable address of an application already exposed.
+    fn address(&self, app: &str) -> Option<String>;
+    /// Starts one replica of `app` running `release`, out of traffic; returns its id.
+    fn start_replica(
+        &self,
+        app: &Application,
+        release: &Release,
+    ) -> impl Future<Output = Result<String>> + Send;
+    /// One readiness check of a replica at `path`.
+    fn health(&self, replica: &str, path: &str) -> impl Future<Output = Health> + Send;
+    /// Sends the application's traffic to this replica too.
+    fn route_in(&self, replica: &str) -> Result<()>;
+    /// Takes the replica out of traffic (no new request reaches it), lets its in-flight requests finish, then stops
+    /// it gracefully, forcing it after `grace`. A replica that already ended is just forgotten.
+    fn drain_and_stop(
+        &self,
+        replica: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Every replica now.
+    fn replicas(&self) -> Vec<Replica>;
+    /// After an agent restart: takes back the replicas it had started and stops the rest.
+    fn adopt(&self) -> impl Future<Output = Result<Adoption>> + Send;
+    /// Stops every replica gracefully and closes the stable addresses (agent shutdown).
+    fn shutdown(&self, grace: Duration) -> impl Future<Output = ()> + Send;
+}
