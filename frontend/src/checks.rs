@@ -1,0 +1,105 @@
+//! The `shared` crate's checks, run in the browser before anything is sent. A ZIP is extracted in slices with a
+//! yield to the browser between them, so that a 50 MB bundle keeps the page responsive and its progress shows.
+
+use gloo_timers::future::TimeoutFuture;
+use shared::api::{ConfigKind, Limits, ZeroDowntimeDecision};
+use shared::archive::{self, Bundle, ZipScan};
+use shared::manifest::Manifest;
+use shared::package::{self, VersionPackage};
+use shared::report::{Finding, Report};
+use shared::version::Version;
+use shared::{nonstandard, standard};
+
+/// Compressed bytes worked through between two yields: small enough to keep a frame under ~50 ms on a laptop.
+pub const SLICE_BYTES: u64 = 256 * 1024;
+
+/// Checks a version package (Upload Version Configuration); `progress(done, total)` is called between slices.
+pub async fn version_package(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    progress: &dyn Fn(u64, u64),
+) -> (Report, Option<VersionPackage>) {
+    if !archive::is_zip(file_name, bytes) {
+        return package::check_version_package(file_name, bytes, limits);
+    }
+    match scan(file_name, bytes, limits, progress).await {
+        Ok(bundle) => package::check_version_package_bundle(bundle, limits),
+        Err(finding) => (Report::single(finding), None),
+    }
+}
+
+/// The version a checked package carries, as written.
+pub fn package_version(package: &VersionPackage) -> String {
+    package.manifest.version.clone()
+}
+
+/// Checks a configuration file of either kind against the target version's package; `online_values` is the YAML
+/// running now (for the non-standard difference).
+pub async fn configuration(
+    kind: ConfigKind,
+    package: &VersionPackage,
+    file_name: &str,
+    bytes: &[u8],
+    online_values: &str,
+    limits: &Limits,
+    progress: &dyn Fn(u64, u64),
+) -> Report {
+    let online = Some(online_values).filter(|v| !v.trim().is_empty());
+    if !archive::is_zip(file_name, bytes) {
+        return match kind {
+            ConfigKind::Standard => {
+                standard::check_standard_config(package, file_name, bytes, limits).0
+            }
+            ConfigKind::NonStandard => {
+                nonstandard::check_non_standard_config(package, file_name, bytes, online, limits).0
+            }
+        };
+    }
+    let bundle = match scan(file_name, bytes, limits, progress).await {
+        Ok(bundle) => bundle,
+        Err(finding) => return Report::single(finding),
+    };
+    match kind {
+        ConfigKind::Standard => standard::check_standard_bundle(package, bundle, limits).0,
+        ConfigKind::NonStandard => {
+            nonstandard::check_non_standard_bundle(package, bundle, online, limits).0
+        }
+    }
+}
+
+/// The zero-downtime decision from the running version's manifest to the target's.
+pub fn zero_downtime(
+    current: &Manifest,
+    target: &Manifest,
+) -> Result<ZeroDowntimeDecision, Finding> {
+    let as_package = |m: &Manifest| {
+        Version::parse(&m.version)
+            .map(|version| VersionPackage {
+                manifest: m.clone(),
+                version,
+                template: None,
+            })
+            .map_err(|e| Finding::error("manifest-invalid", e.to_string()))
+    };
+    shared::compat::zero_downtime(&as_package(current)?, &as_package(target)?)
+}
+
+/// Extracts a ZIP slice by slice, yielding to the browser in between.
+async fn scan(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Bundle, Finding> {
+    let mut zip = ZipScan::open(file_name, bytes, limits)?;
+    loop {
+        let step = zip.step(SLICE_BYTES)?;
+        progress(step.done_bytes, step.total_bytes);
+        if step.finished {
+            break;
+        }
+        TimeoutFuture::new(0).await;
+    }
+    zip.finish()
+}

@@ -1,0 +1,6 @@
+//! One module per page of the flow.
+
+pub mod login;
+pub mod progress;
+pub mod records;
+pub mod upgrade;

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark of the shared checks on a large non-standard configuration bundle (docs/benchmarks.md):
+#   1. generates bundle.zip (~50 MB, ~250 MB inflated, ~4,000 files; seeded) and its version package;
+#   2. times check_non_standard_config natively (release build);
+#   3. times `unzip -t` plus `unzip -d` and `md5sum` of every extracted file, on the same machine;
+#   4. times the same check in headless Chromium (wasm, wasm-release profile, as the console ships);
+#   5. prints the ratios.
+# It measures; it never fails on a time. It fails only when a step cannot run or the check's report is not ok.
+#
+#   scripts/bench-bundle.sh [RUNS]      (default 5; BENCH_SKIP_BROWSER=1 skips step 4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH" LC_ALL=C
+
+runs="${1:-5}"
+out="target/bench-bundle"
+mkdir -p "$out"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+for tool in python3 unzip md5sum cargo; do
+  command -v "$tool" >/dev/null || { echo "bench-bundle: $tool is missing" >&2; exit 2; }
+done
+
+say "machine"
+echo "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+unzip -v | sed -n 1p
+md5sum --version | sed -n 1p
+
+say "1. bundle"
+python3 bench/gen_bundle.py "$out"
+bundle_mb=$(stat -c %s "$out/bundle.zip" | awk '{ printf "%.1f", $1 / 1e6 }')
+
+say "2. native check (release), $runs runs"
+cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
+target/release/bench "$out/version.yaml" "$out/bundle.zip" "$runs" | tee "$out/native.txt"
+native=$(awk -F= '/^BENCH native_median_seconds=/ { print $2 }' "$out/native.txt")
+native_digest=$(awk '/^native run 1:/ { print $NF }' "$out/native.txt")
+
+say "3. unzip -t, then unzip -d and md5sum of the extracted files, $runs runs"
+: >"$out/test.times"
+: >"$out/extract.times"
+for run in $(seq "$runs"); do
+  rm -rf "$out/extracted"
+  t0=$(now)
+  unzip -tq "$out/bundle.zip" >/dev/null
+  t1=$(now)
+  unzip -q -d "$out/extracted" "$out/bundle.zip"
+  find "$out/extracted" -type f -print0 | xargs -0 md5sum >/dev/null
+  t2=$(now)
+  echo "$t1 - $t0" | bc -l >>"$out/test.times"
+  echo "$t2 - $t1" | bc -l >>"$out/extract.times"
+  printf 'tools run %s: unzip -t %.3f s, unzip -d + md5sum %.3f s\n' "$run" "$(tail -1 "$out/test.times")" \
+    "$(tail -1 "$out/extract.times")"
+done
+unzip_t=$(median <"$out/test.times")
+extract_md5=$(median <"$out/extract.times")
+tools=$(echo "$unzip_t + $extract_md5" | bc -l)
+tools_digest=$(cd "$out/extracted/product/dataphin" && find . -type f | sed 's|^\./||' | sort | xargs md5sum | md5sum | cut -d' ' -f1)
+printf 'tools: unzip -t %.3f s + unzip -d and md5sum %.3f s = %.3f s at the median\n' "$unzip_t" "$extract_md5" "$tools"
+if [[ "$tools_digest" == "$native_digest" ]]; then
+  echo "template digest: $tools_digest, the same from md5sum and from the check"
+else
+  echo "template digest: md5sum gives $tools_digest but the check gives $native_digest" >&2
+  exit 1
+fi
+rm -rf "$out/extracted"
+
+browser=""
+if [[ "${BENCH_SKIP_BROWSER:-0}" != 1 ]]; then
+  say "4. the same check in headless Chromium (wasm, wasm-release profile), $runs runs"
+  # A static server on 127.0.0.1, any free port, that lets the test page (another port) fetch the files.
+  python3 - "$out" >"$out/server.port" 2>"$out/server.log" <<'PY' &
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+  server_pid=$!
+  trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [[ -s "$out/server.port" ]] && break; sleep 0.1; done
+  port=$(cat "$out/server.port")
+  BENCH_PACKAGE_URL="http://127.0.0.1:$port/version.yaml" \
+  BENCH_BUNDLE_URL="http://127.0.0.1:$port/bundle.zip" \
+  BENCH_RUNS="$runs" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+  WASM_BINDGEN_TEST_TIMEOUT=600 \
+    cargo test --locked -p bench --target wasm32-unknown-unknown --profile wasm-release --test browser \
+      -- --nocapture 2>&1 | tee "$out/browser.txt" | grep -E '^(browser|BENCH|test result|running)' || true
+  kill "$server_pid" 2>/dev/null || true
+  browser=$(awk -F= '/BENCH browser_median_seconds=/ { print $2 }' "$out/browser.txt" | tail -1)
+  if [[ -z "$browser" ]]; then
+    echo "bench-bundle: the browser run printed no result; see $out/browser.txt" >&2
+    exit 1
+  fi
+fi
+
+say "5. ratios (median times; higher is faster than the tools)"
+inflated_mb=$(awk '/^bundle:/ { print $5 }' "$out/native.txt")
+printf '%-44s %8s %10s %12s\n' "" "seconds" "MB/s infl." "vs tools"
+printf '%-44s %8.3f %10.0f %11.2fx\n' "unzip -t + unzip -d + md5sum" "$tools" "$(echo "$inflated_mb / $tools" | bc -l)" 1
+printf '%-44s %8.3f %10.0f %11.2fx\n' "native check (release)" "$native" "$(echo "$inflated_mb / $native" | bc -l)" \
+  "$(echo "$tools / $native" | bc -l)"
+if [[ -n "$browser" ]]; then
+  printf '%-44s %8.3f %10.0f %11.2fx\n' "browser check (headless Chromium, wasm)" "$browser" \
+    "$(echo "$inflated_mb / $browser" | bc -l)" "$(echo "$tools / $browser" | bc -l)"
+fi
+echo "bundle: $bundle_mb MB compressed, $inflated_mb MB inflated"
