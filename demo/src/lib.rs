@@ -4,10 +4,12 @@
 //! # Layout
 //! - `settings`: what a replica reads from its environment and values file;
 //! - `jobs`: the asynchronous jobs, kept as files in the state dir every replica shares;
+//! - `pack`: builds the version packages and bundles under `demo/` from their sources;
 //! - `routes`: the HTTP interface of each role;
 //! - `run`: serve until SIGTERM, then drain: stop accepting, finish in-flight requests and running jobs.
 
 pub mod jobs;
+pub mod pack;
 pub mod routes;
 pub mod settings;
 
