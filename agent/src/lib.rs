@@ -1,3 +1,108 @@
-//! The upgrade agent.
+//! The upgrade agent: keeps the records, re-checks every upload with the `shared` crate, runs one upgrade at a
+//! time through the engine, and streams its log to any number of viewers.
+//!
+//! # Layout
+//! - `serve`: the entry point; `config`: what `agent serve` is told.
+//! - `db`: the SQLite database; `accounts`: passwords, sessions and logon throttling.
+//! - `versions`: stored version packages and the running deployment; `checks`: the `shared` checks as the agent
+//!   calls them.
+//! - `records`: upgrade records, steps, acknowledgements and log entries in the database.
+//! - `operations`: the lifecycle of an upgrade (the lock, start, stop, retry, resume after a crash); it implements
+//!   the engine's `UpgradeEvents`.
+//! - `live`: fan-out of log lines and progress to websocket viewers.
+//! - `filters`, `handlers`, `problem`: the HTTP and websocket API; `console`: the console's static files.
+//! - `validate`: the `agent validate` command.
+//! - `engine`: the engine that moves replicas, behind one small trait; `platform`: where replicas run.
+
+pub mod accounts;
+pub mod checks;
+pub mod config;
+pub mod db;
 pub mod engine;
+pub mod filters;
+pub mod handlers;
+pub mod live;
+pub mod operations;
 pub mod platform;
+pub mod problem;
+pub mod records;
+pub mod validate;
+pub mod versions;
+
+mod console;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::Config;
+use engine::Engine;
+
+/// Errors of the agent's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be opened or a statement failed.
+    #[error("database: {0}")]
+    Database(String),
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The bootstrap package or values could not be used.
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+    /// Hashing a password failed.
+    #[error("password hashing: {0}")]
+    Password(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+/// The agent library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Serves the agent on `listener` until `shutdown` completes: opens the database in the data directory, creates
+/// the admin account on a first start, resumes an interrupted upgrade or starts the running deployment, then
+/// answers the API. At shutdown the replicas are stopped gracefully; a running upgrade stays recorded as running
+/// and is resumed at the next start.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    engine: Arc<dyn Engine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let db = db::Db::open(&config.data_dir)?;
+    if let Some(generated) = accounts::ensure_admin(&db, config.admin_password.as_deref())? {
+        // Printed once, on the first start only: the hash is all that is stored.
+        println!("Created account `admin` with password: {generated}");
+        println!("(set --admin-password or AGENT_ADMIN_PASSWORD on a first start to choose it)");
+    }
+    let local = listener.local_addr().map_err(|source| Error::Io {
+        path: "listener".into(),
+        source,
+    })?;
+    let ops = operations::Operations::new(db.clone(), engine.clone(), config.limits);
+    ops.bring_up(config.bootstrap.as_ref()).await?;
+    let state = filters::State::new(db, ops, &config, local);
+    tracing::info!("listening on http://{local}");
+    let routes = filters::routes(state);
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    tracing::info!("stopping the applications");
+    engine.shutdown().await;
+    Ok(())
+}

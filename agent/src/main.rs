@@ -1,1 +1,182 @@
-fn main() {}
+//! `agent serve` and `agent validate`: parses arguments, sets up logging and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use shared::limits::Limits;
+
+/// The upgrade agent of the zero-downtime upgrade manager.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and the console, keep the records, run upgrades.
+    Serve(ServeArgs),
+    /// Check a version package, and a configuration against it, as the console and the agent do.
+    Validate(agent::validate::Args),
+}
+
+/// `agent serve`: every option has a default good enough for the demo product.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AGENT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the database and the platform's state (created when missing).
+    #[arg(long, env = "AGENT_DATA_DIR", default_value = "./.data")]
+    data_dir: PathBuf,
+    /// The built console served at /opsconsole/v2/ [default: frontend/dist when it exists].
+    #[arg(long, env = "AGENT_CONSOLE_DIR")]
+    console_dir: Option<PathBuf>,
+    /// Where the applications run (`local`: processes on this machine).
+    #[arg(long, env = "AGENT_PLATFORM", default_value = "local")]
+    platform: String,
+    /// Where application commands such as `demo-app` are found [default: the agent's own directory].
+    #[arg(long, env = "AGENT_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+    /// First stable address port of the local platform (application i listens on base + i).
+    #[arg(long, env = "AGENT_BASE_PORT", default_value_t = 18081)]
+    base_port: u16,
+    /// An origin allowed to make state-changing requests besides the agent's own, e.g. http://localhost:5173
+    /// (repeat for several).
+    #[arg(
+        long = "allowed-origin",
+        env = "AGENT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Password of the `admin` account created on a first start (generated and printed once when not given).
+    #[arg(long, env = "AGENT_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Version package recorded as running on a first start (with --bootstrap-values).
+    #[arg(long, env = "AGENT_BOOTSTRAP_PACKAGE", requires = "bootstrap_values")]
+    bootstrap_package: Option<PathBuf>,
+    /// The values.yaml the bootstrap version runs with.
+    #[arg(long, env = "AGENT_BOOTSTRAP_VALUES", requires = "bootstrap_package")]
+    bootstrap_values: Option<PathBuf>,
+    /// Largest upload in bytes.
+    #[arg(long, default_value_t = Limits::default().max_upload_bytes)]
+    max_upload_bytes: u64,
+    /// Most entries in one ZIP.
+    #[arg(long, default_value_t = Limits::default().max_zip_entries)]
+    max_zip_entries: u64,
+    /// Most bytes inflated from one ZIP in total.
+    #[arg(long, default_value_t = Limits::default().max_zip_inflated_bytes)]
+    max_zip_inflated_bytes: u64,
+    /// Most bytes inflated from one ZIP entry.
+    #[arg(long, default_value_t = Limits::default().max_zip_entry_bytes)]
+    max_zip_entry_bytes: u64,
+    /// Largest YAML document in bytes.
+    #[arg(long, default_value_t = Limits::default().max_yaml_bytes)]
+    max_yaml_bytes: u64,
+    /// Deepest YAML nesting.
+    #[arg(long, default_value_t = Limits::default().max_yaml_depth)]
+    max_yaml_depth: u32,
+    /// Minutes after which an unused session expires.
+    #[arg(long, default_value_t = 480)]
+    session_idle_minutes: u64,
+    /// Mark the session cookie `Secure` (when a TLS proxy fronts the agent).
+    #[arg(long)]
+    secure_cookie: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Validate(args) => std::process::exit(agent::validate::run(args)),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let console_dir = args.console_dir.or_else(|| {
+        let built = PathBuf::from("frontend/dist");
+        built.join("index.html").is_file().then_some(built)
+    });
+    let bin_dir = match args.bin_dir {
+        Some(dir) => dir,
+        None => std::env::current_exe()
+            .context("finding the agent's own directory (set --bin-dir)")?
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    };
+    let bootstrap = match (args.bootstrap_package, args.bootstrap_values) {
+        (Some(package), Some(values)) => Some(agent::config::Bootstrap { package, values }),
+        _ => None,
+    };
+    let config = agent::Config {
+        data_dir: args.data_dir.clone(),
+        console_dir,
+        platform: args.platform.clone(),
+        allowed_origins: args.allowed_origins,
+        limits: Limits {
+            max_upload_bytes: args.max_upload_bytes,
+            max_zip_entries: args.max_zip_entries,
+            max_zip_inflated_bytes: args.max_zip_inflated_bytes,
+            max_zip_entry_bytes: args.max_zip_entry_bytes,
+            max_yaml_bytes: args.max_yaml_bytes,
+            max_yaml_depth: args.max_yaml_depth,
+        },
+        admin_password: args.admin_password,
+        bootstrap,
+        session_idle: Duration::from_secs(args.session_idle_minutes * 60),
+        secure_cookie: args.secure_cookie,
+    };
+    let platform = agent::engine::PlatformConfig {
+        name: args.platform,
+        data_dir: args.data_dir.clone(),
+        bin_dir,
+        base_port: args.base_port,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+        let engine = agent::engine::for_platform(&platform).map_err(anyhow::Error::msg)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        agent::serve(listener, config, engine, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,306 @@
+//! Accounts, sessions and logon throttling.
+//!
+//! Passwords are stored as Argon2id hashes. A session is 256 random bits in an HttpOnly, SameSite=Strict cookie,
+//! stored in the database (so a restart keeps operators logged on) and expiring after an idle period. Failed
+//! logons are counted per account name: the first few answer at once, then each waits longer, then the account
+//! is refused with 429 and `Retry-After` for a while; a success resets the count.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::RngCore;
+use rusqlite::{OptionalExtension, params};
+use shared::api::Me;
+
+use crate::db::{self, Db};
+use crate::{Error, Result};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "agent_session";
+/// Failures answered without delay.
+const FREE_FAILURES: u32 = 3;
+/// Failures after which the account is refused for [`LOCKOUT`].
+const LOCK_AFTER: u32 = 6;
+/// How long an account is refused after [`LOCK_AFTER`] failures.
+const LOCKOUT: Duration = Duration::from_secs(60);
+/// Failures older than this are forgotten.
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most account names tracked at once (bounded memory under a spray of made-up names).
+const MAX_TRACKED: usize = 10_000;
+
+/// Hashes a password with Argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Password(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Password(e.to_string()))
+}
+
+/// Whether `password` matches the stored `hash`.
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash to verify against when the account does not exist, so that the answer takes as long.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password("no such account").unwrap_or_default())
+}
+
+/// Random hex of `bytes` bytes.
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates the `admin` account on a first start. Returns the password when it was generated (to print it once).
+pub fn ensure_admin(db: &Db, password: Option<&str>) -> Result<Option<String>> {
+    let conn = db.lock();
+    let exists: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM accounts)", [], |r| r.get(0))?;
+    if exists {
+        return Ok(None);
+    }
+    let (password, generated) = match password {
+        Some(p) if !p.is_empty() => (p.to_string(), false),
+        _ => (random_hex(12), true),
+    };
+    conn.execute(
+        "INSERT INTO accounts (username, role, password_hash, created_at) VALUES ('admin', 'admin', ?1, ?2)",
+        params![hash_password(&password)?, db::now()],
+    )?;
+    Ok(generated.then_some(password))
+}
+
+/// How a logon attempt ended.
+#[derive(Debug)]
+pub enum Logon {
+    /// Right credentials: the account and a new session token.
+    Accepted(Me, String),
+    /// Wrong credentials; answer after `delay`.
+    Refused {
+        /// How long to wait before answering.
+        delay: Duration,
+    },
+    /// Too many failures: refused without checking, retry after this many seconds.
+    Throttled {
+        /// Seconds until the next attempt is checked.
+        retry_after: u64,
+    },
+}
+
+/// Consecutive failures of one account name.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    /// How many in a row.
+    count: u32,
+    /// When the last one happened.
+    last: Instant,
+}
+
+/// Accounts and sessions.
+pub struct Accounts {
+    /// The database.
+    db: Db,
+    /// Failed logons per account name.
+    failures: Mutex<HashMap<String, Failures>>,
+    /// Idle time after which a session expires.
+    session_idle: Duration,
+}
+
+impl Accounts {
+    /// Accounts stored in `db`, sessions expiring after `session_idle`.
+    pub fn new(db: Db, session_idle: Duration) -> Accounts {
+        Accounts {
+            db,
+            failures: Mutex::new(HashMap::new()),
+            session_idle,
+        }
+    }
+
+    /// Checks a logon; on success creates a session.
+    pub async fn logon(&self, username: &str, password: &str) -> Result<Logon> {
+        if let Some(retry_after) = self.throttled(username) {
+            return Ok(Logon::Throttled { retry_after });
+        }
+        let name = username.to_string();
+        let password = password.to_string();
+        let account = self
+            .db
+            .run(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT role, password_hash FROM accounts WHERE username = ?1",
+                        [&name],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                    )
+                    .optional()?)
+            })
+            .await?;
+        // Argon2 is deliberately slow: off the async threads.
+        let (role, ok) = tokio::task::spawn_blocking(move || match account {
+            Some((role, hash)) => {
+                let ok = verify_password(&hash, &password);
+                (role, ok)
+            }
+            None => {
+                verify_password(dummy_hash(), &password);
+                (String::new(), false)
+            }
+        })
+        .await
+        .map_err(|e| Error::Password(e.to_string()))?;
+        if !ok {
+            return Ok(Logon::Refused {
+                delay: self.record_failure(username),
+            });
+        }
+        self.lock_failures().remove(username);
+        let token = random_hex(32);
+        let (user, tok) = (username.to_string(), token.clone());
+        self.db
+            .run(move |conn| {
+                let now = db::now_secs();
+                conn.execute(
+                    "INSERT INTO sessions (token, username, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
+                    params![tok, user, now],
+                )?;
+                Ok(())
+            })
+            .await?;
+        Ok(Logon::Accepted(
+            Me {
+                username: username.to_string(),
+                role,
+            },
+            token,
+        ))
+    }
+
+    /// The account behind a session token, when the session exists and has not expired; refreshes its idle time.
+    pub async fn session(&self, token: String) -> Result<Option<Me>> {
+        let idle = self.session_idle.as_secs() as i64;
+        self.db
+            .run(move |conn| {
+                let now = db::now_secs();
+                let found = conn
+                    .query_row(
+                        "SELECT s.username, a.role, s.last_seen_at FROM sessions s
+                         JOIN accounts a ON a.username = s.username WHERE s.token = ?1",
+                        [&token],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, i64>(2)?,
+                            ))
+                        },
+                    )
+                    .optional()?;
+                match found {
+                    Some((_, _, last_seen)) if now - last_seen > idle => {
+                        conn.execute("DELETE FROM sessions WHERE token = ?1", [&token])?;
+                        Ok(None)
+                    }
+                    Some((username, role, last_seen)) => {
+                        // Refresh at most once a minute: a write per request is not needed.
+                        if now - last_seen > 60 {
+                            conn.execute(
+                                "UPDATE sessions SET last_seen_at = ?2 WHERE token = ?1",
+                                params![token, now],
+                            )?;
+                        }
+                        Ok(Some(Me { username, role }))
+                    }
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: String) -> Result<()> {
+        self.db
+            .run(move |conn| {
+                conn.execute("DELETE FROM sessions WHERE token = ?1", [&token])?;
+                Ok(())
+            })
+            .await
+    }
+
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Seconds to wait when the account is locked out.
+    fn throttled(&self, username: &str) -> Option<u64> {
+        let failures = self.lock_failures().get(username).copied()?;
+        let elapsed = failures.last.elapsed();
+        (failures.count >= LOCK_AFTER && elapsed < LOCKOUT)
+            .then(|| (LOCKOUT - elapsed).as_secs().max(1))
+    }
+
+    /// Counts a failure; returns how long to wait before answering.
+    fn record_failure(&self, username: &str) -> Duration {
+        let mut failures = self.lock_failures();
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, f| f.last.elapsed() < WINDOW);
+            if failures.len() >= MAX_TRACKED {
+                failures.clear();
+            }
+        }
+        let now = Instant::now();
+        let entry = failures.entry(username.to_string()).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
+        if now.duration_since(entry.last) > WINDOW {
+            entry.count = 0;
+        }
+        entry.count += 1;
+        entry.last = now;
+        delay_after(entry.count)
+    }
+}
+
+/// The delay before answering the `count`th consecutive failure: none for the first few, then 1 s, 2 s, 4 s...
+fn delay_after(count: u32) -> Duration {
+    if count <= FREE_FAILURES {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(1 << (count - FREE_FAILURES - 1).min(3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_after_the_free_failures() {
+        let delays: Vec<u64> = (1..=8).map(|n| delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 8]);
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_argon2id_hash_only() {
+        let hash = hash_password("s3cret").expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&hash, "s3cret"));
+        assert!(!verify_password(&hash, "s3creT"));
+    }
+}

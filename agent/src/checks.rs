@@ -1,0 +1,83 @@
+//! The `shared` crate's checks as the agent calls them: every upload is checked again here, with exactly the code
+//! the console runs, so that a client that skipped the browser's checks gains nothing.
+
+use shared::api::{ConfigKind, ZeroDowntimeDecision};
+use shared::limits::Limits;
+use shared::manifest::Manifest;
+use shared::package::VersionPackage;
+use shared::report::{Finding, Report};
+use shared::version::Version;
+
+/// A version package that passed the checks.
+#[derive(Debug, Clone)]
+pub struct CheckedPackage {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Whether it carries the template files.
+    pub has_template: bool,
+    /// The template digest, when it has a template.
+    pub template_digest: Option<String>,
+    /// The package as the checks see it.
+    package: VersionPackage,
+}
+
+/// Checks a version package; the package when the report is ok.
+pub fn version_package(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> (Report, Option<CheckedPackage>) {
+    let (report, package) = shared::package::check_version_package(file_name, bytes, limits);
+    let package = package.filter(|_| report.ok).map(|package| CheckedPackage {
+        manifest: package.manifest.clone(),
+        has_template: package.template.as_ref().is_some_and(|t| t.carries_files()),
+        template_digest: package.template_digest().map(|d| d.0),
+        package,
+    });
+    (report, package)
+}
+
+/// Checks a configuration of `kind` against the target package; the values.yaml text to run with when it could be
+/// read. `online_values` are the values running now (for the non-standard kind's online difference).
+pub fn configuration(
+    kind: ConfigKind,
+    package: &CheckedPackage,
+    file_name: &str,
+    bytes: &[u8],
+    online_values: &str,
+    limits: &Limits,
+) -> (Report, Option<String>) {
+    match kind {
+        ConfigKind::Standard => {
+            shared::standard::check_standard_config(&package.package, file_name, bytes, limits)
+        }
+        ConfigKind::NonStandard => shared::nonstandard::check_non_standard_config(
+            &package.package,
+            file_name,
+            bytes,
+            Some(online_values),
+            limits,
+        ),
+    }
+}
+
+/// The zero-downtime decision from the running package to the target; `Err` when the target is not newer.
+pub fn zero_downtime(
+    current: &CheckedPackage,
+    target: &CheckedPackage,
+) -> Result<ZeroDowntimeDecision, Box<Finding>> {
+    shared::compat::zero_downtime(&current.package, &target.package).map_err(Into::into)
+}
+
+/// Whether version `a` is newer than `b`; false when either does not parse.
+pub fn newer(a: &str, b: &str) -> bool {
+    matches!((Version::parse(a), Version::parse(b)), (Ok(a), Ok(b)) if a > b)
+}
+
+/// The version as stored and shown: a lowercase `v` becomes `V`.
+pub fn normalize_version(version: &str) -> String {
+    match version.strip_prefix('v') {
+        Some(rest) => format!("V{rest}"),
+        None => version.to_string(),
+    }
+}

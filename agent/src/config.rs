@@ -1,0 +1,55 @@
+//! What `agent serve` is told: where its data and console live, who may call it, and its limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shared::limits::Limits;
+
+/// The agent's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory holding the database (created when missing).
+    pub data_dir: PathBuf,
+    /// The built console (`index.html` and its assets); `None` serves a page saying it is not built.
+    pub console_dir: Option<PathBuf>,
+    /// The platform's name, reported in `GET /api/v1/cluster`.
+    pub platform: String,
+    /// Origins allowed on state-changing requests besides the agent's own, e.g. `http://localhost:5173`.
+    pub allowed_origins: Vec<String>,
+    /// Upload, ZIP and YAML limits.
+    pub limits: Limits,
+    /// The admin password for a first start; generated and printed when `None`.
+    pub admin_password: Option<String>,
+    /// The version to record as running on a first start.
+    pub bootstrap: Option<Bootstrap>,
+    /// A session unused for this long expires.
+    pub session_idle: Duration,
+    /// Whether the agent is reached over TLS (a proxy in front): the session cookie is then `Secure`.
+    pub secure_cookie: bool,
+}
+
+/// The first deployment: a version package and the values it runs with.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The version package file (YAML or ZIP).
+    pub package: PathBuf,
+    /// Its values.yaml.
+    pub values: PathBuf,
+}
+
+impl Config {
+    /// Defaults for a data directory: no console, platform `local`, own origin only, default limits.
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            console_dir: None,
+            platform: "local".into(),
+            allowed_origins: Vec::new(),
+            limits: Limits::default(),
+            admin_password: None,
+            bootstrap: None,
+            session_idle: Duration::from_secs(8 * 3600),
+            secure_cookie: false,
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The lifecycle of an upgrade: one at a time (the `running` record is the lock), start, force stop, retry, and
+//! resuming after a crash. The engine reports through [`RecordEvents`], which persists every event before it
+//! returns and then sends it to the live viewers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use shared::api::{Availability, ConfigKind, StreamMessage, UpgradeStatus};
+use shared::limits::Limits;
+use tokio::sync::watch;
+
+use crate::checks;
+use crate::config::Bootstrap;
+use crate::db::Db;
+use crate::engine::{Deployment, Engine, Level, RunOutcome, StepStatus, UpgradeEvents, UpgradeJob};
+use crate::live::Live;
+use crate::records::{self, Created, NewRecord};
+use crate::versions;
+use crate::{Error, Result};
+
+/// Why an upgrade could not be started, stopped or retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Another upgrade holds the lock.
+    #[error("upgrade {0} is running; one operation at a time")]
+    Running(i64),
+    /// No such record.
+    #[error("upgrade {0} does not exist")]
+    NotFound(i64),
+    /// The record is not in a state that allows it.
+    #[error("upgrade {id} is {status}: {what}")]
+    State {
+        /// The record.
+        id: i64,
+        /// Its status, in words.
+        status: String,
+        /// What is not possible.
+        what: &'static str,
+    },
+    /// Something failed on the agent's side.
+    #[error(transparent)]
+    Agent(#[from] Error),
+}
+
+/// Upgrades in progress and how to start, stop and retry them.
+pub struct Operations {
+    /// The database.
+    db: Db,
+    /// The engine that moves replicas.
+    engine: Arc<dyn Engine>,
+    /// Live viewers.
+    live: Live,
+    /// Upload limits, for the bootstrap checks.
+    limits: Limits,
+    /// The stop signal of each run in progress.
+    stops: Mutex<HashMap<i64, watch::Sender<bool>>>,
+}
+
+impl Operations {
+    /// Operations on `db` through `engine`.
+    pub fn new(db: Db, engine: Arc<dyn Engine>, limits: Limits) -> Arc<Operations> {
+        Arc::new(Operations {
+            db,
+            engine,
+            live: Live::default(),
+            limits,
+            stops: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// The live viewers' channels.
+    pub fn live(&self) -> &Live {
+        &self.live
+    }
+
+    /// At agent start: resume an interrupted upgrade, or (importing the bootstrap version on a first start) make
+    /// the running deployment run.
+    pub async fn bring_up(self: &Arc<Self>, bootstrap: Option<&Bootstrap>) -> Result<()> {
+        if let Some(id) = self.db.run(|conn| records::running_id(conn)).await? {
+            tracing::warn!(
+                upgrade = id,
+                "the agent stopped during upgrade {id}; handing it back to the engine"
+            );
+            self.launch(id, true).await;
+            return Ok(());
+        }
+        let mut running = self
+            .db
+            .run(|conn| versions::running_deployment(conn))
+            .await?;
+        if running.is_none()
+            && let Some(bootstrap) = bootstrap
+        {
+            running = Some(self.import_bootstrap(bootstrap).await?);
+        }
+        match running {
+            Some(deployment) => {
+                tracing::info!(version = %deployment.manifest.version, "starting the running version");
+                if let Err(reason) = self.engine.start(&deployment).await {
+                    tracing::error!("the running version did not start: {reason}");
+                }
+            }
+            None => tracing::warn!(
+                "no version is running yet: start with --bootstrap-package and --bootstrap-values"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Imports the bootstrap package and records it as running with its values.
+    async fn import_bootstrap(&self, bootstrap: &Bootstrap) -> Result<Deployment> {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let package_bytes = read(&bootstrap.package)?;
+        let values_bytes = read(&bootstrap.values)?;
+        let name = |path: &std::path::Path| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let (package_name, values_name) = (name(&bootstrap.package), name(&bootstrap.values));
+        let (report, package) =
+            checks::version_package(&package_name, &package_bytes, &self.limits);
+        let package = package.filter(|_| report.ok).ok_or_else(|| {
+            Error::Bootstrap(format!(
+                "{}: {}",
+                bootstrap.package.display(),
+                summarize(&report)
+            ))
+        })?;
+        let (report, values) = checks::configuration(
+            ConfigKind::Standard,
+            &package,
+            &values_name,
+            &values_bytes,
+            "",
+            &self.limits,
+        );
+        let values = values.filter(|_| report.ok).ok_or_else(|| {
+            Error::Bootstrap(format!(
+                "{}: {}",
+                bootstrap.values.display(),
+                summarize(&report)
+            ))
+        })?;
+        let manifest = package.manifest.clone();
+        let stored_values = values.clone();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                versions::import(&tx, &package, &package_name, &package_bytes)?;
+                versions::set_running(&tx, &package.manifest.version, &stored_values)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(version = %manifest.version, "bootstrap version imported and recorded as running");
+        Ok(Deployment { manifest, values })
+    }
+
+    /// Creates a record holding the lock and starts its run; refused when another upgrade runs.
+    pub async fn start(self: &Arc<Self>, new: NewRecord) -> Result<i64, Refusal> {
+        let created = self.db.run(move |conn| records::create(conn, &new)).await?;
+        match created {
+            Created::Started(id) => {
+                self.launch(id, false).await;
+                Ok(id)
+            }
+            Created::Refused { running } => Err(Refusal::Running(running)),
+        }
+    }
+
+    /// Asks a running upgrade to stop after its current replica step.
+    pub async fn stop(&self, id: i64, who: &str) -> Result<(), Refusal> {
+        let summary = self
+            .db
+            .run(move |conn| records::summary(conn, id))
+            .await?
+            .ok_or(Refusal::NotFound(id))?;
+        if summary.status != UpgradeStatus::Running {
+            return Err(Refusal::State {
+                id,
+                status: records::word(summary.status),
+                what: "only a running upgrade can be stopped",
+            });
+        }
+        let who = who.to_string();
+        let events = self.events(id);
+        self.db
+            .run(move |conn| records::audit(conn, id, &who, "stopped").map(|_| who))
+            .await
+            .map(|who| {
+                events.log(
+                    Level::Warn,
+                    None,
+                    &format!(
+                        "force stop requested by {who}: stopping after the current replica step"
+                    ),
+                );
+            })?;
+        let stops = self.stops.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stop) = stops.get(&id) {
+            stop.send_replace(true);
+        }
+        Ok(())
+    }
+
+    /// Starts a new run continuing a stopped or failed upgrade: same target and configuration, same starting
+    /// point; replicas already on the target are skipped by the engine.
+    pub async fn retry(self: &Arc<Self>, id: i64, who: &str) -> Result<i64, Refusal> {
+        let summary = self
+            .db
+            .run(move |conn| records::summary(conn, id))
+            .await?
+            .ok_or(Refusal::NotFound(id))?;
+        if matches!(
+            summary.status,
+            UpgradeStatus::Running | UpgradeStatus::Succeeded
+        ) {
+            return Err(Refusal::State {
+                id,
+                status: records::word(summary.status),
+                what: "only a stopped, failed or rolled back upgrade can be retried",
+            });
+        }
+        let who = who.to_string();
+        let new = self
+            .db
+            .run(move |conn| records::retry_of(conn, id, &who))
+            .await?
+            .ok_or(Refusal::NotFound(id))?;
+        self.start(new).await
+    }
+
+    /// The reporter of record `id`.
+    fn events(&self, id: i64) -> Arc<RecordEvents> {
+        Arc::new(RecordEvents {
+            id,
+            db: self.db.clone(),
+            live: self.live.clone(),
+        })
+    }
+
+    /// Hands record `id` to the engine in a task of its own; its outcome ends the record.
+    async fn launch(self: &Arc<Self>, id: i64, resuming: bool) {
+        let events = self.events(id);
+        let job = match self.db.run(move |conn| job_of(conn, id, resuming)).await {
+            Ok(job) => job,
+            Err(e) => {
+                let reason = format!("the upgrade could not be prepared: {e}");
+                events.log(Level::Error, None, &reason);
+                self.finish(id, RunOutcome::Failed(reason));
+                return;
+            }
+        };
+        if resuming {
+            events.log(
+                Level::Warn,
+                None,
+                "the agent restarted during this upgrade; resuming it",
+            );
+        } else {
+            events.log(
+                Level::Info,
+                None,
+                &format!(
+                    "upgrade from {} to {} ({}) started",
+                    job.from.manifest.version,
+                    job.to.manifest.version,
+                    records::word(job.mode)
+                ),
+            );
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        self.stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, stop_tx);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let engine = this.engine.clone();
+            let reporter: Arc<dyn UpgradeEvents> = events;
+            let run = tokio::spawn(async move { engine.run(job, reporter, stop_rx).await });
+            let outcome = run.await.unwrap_or_else(|e| {
+                RunOutcome::Failed(format!("the engine stopped unexpectedly: {e}"))
+            });
+            this.finish(id, outcome);
+        });
+    }
+
+    /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers.
+    fn finish(&self, id: i64, outcome: RunOutcome) {
+        let (status, reason, level, line) = match &outcome {
+            RunOutcome::Succeeded => (
+                UpgradeStatus::Succeeded,
+                None,
+                Level::Info,
+                "upgrade succeeded".to_string(),
+            ),
+            RunOutcome::RolledBack(r) => (
+                UpgradeStatus::RolledBack,
+                Some(r.clone()),
+                Level::Error,
+                format!("upgrade rolled back: {r}"),
+            ),
+            RunOutcome::Failed(r) => (
+                UpgradeStatus::Failed,
+                Some(r.clone()),
+                Level::Error,
+                format!("upgrade failed: {r}"),
+            ),
+            RunOutcome::Stopped => (
+                UpgradeStatus::Stopped,
+                Some("stopped by an operator".to_string()),
+                Level::Warn,
+                "upgrade stopped".to_string(),
+            ),
+        };
+        let events = self.events(id);
+        events.log(level, None, &line);
+        let mut conn = self.db.lock();
+        if let Err(e) = records::finish(&mut conn, id, status, reason.as_deref()) {
+            tracing::error!(upgrade = id, "could not record the end of the upgrade: {e}");
+        }
+        if let Ok(progress) = records::progress(&conn, id) {
+            self.live.send(
+                id,
+                &StreamMessage::Progress {
+                    done: progress.done,
+                    total: progress.total,
+                    status,
+                    step: line,
+                },
+            );
+        }
+        self.live.send(id, &StreamMessage::End { status });
+        drop(conn);
+        self.stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        tracing::info!(upgrade = id, status = %records::word(status), "upgrade ended");
+    }
+}
+
+/// The job of record `id` from its stored plan and the stored manifests.
+fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<UpgradeJob> {
+    let plan = records::plan(conn, id)?
+        .ok_or_else(|| Error::Database(format!("upgrade {id} has no record")))?;
+    let manifest = |version: &str| {
+        versions::manifest(conn, version)?
+            .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
+    };
+    Ok(UpgradeJob {
+        id,
+        mode: plan.mode,
+        from: Deployment {
+            manifest: manifest(&plan.from_version)?,
+            values: plan.from_values,
+        },
+        to: Deployment {
+            manifest: manifest(&plan.to_version)?,
+            values: plan.to_values,
+        },
+        resuming,
+    })
+}
+
+/// A report's errors in one line, for start-up errors.
+fn summarize(report: &shared::report::Report) -> String {
+    report
+        .findings
+        .iter()
+        .map(|f| match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: {} ({})", f.message, f.code),
+            (Some(file), None) => format!("{file}: {} ({})", f.message, f.code),
+            _ => format!("{} ({})", f.message, f.code),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where the engine reports one record's run: each call is committed to the database before it returns, then
+/// sent to the live viewers (while still holding the database lock, so viewers see seq order).
+pub struct RecordEvents {
+    /// The record.
+    id: i64,
+    /// The database.
+    db: Db,
+    /// Live viewers.
+    live: Live,
+}
+
+impl RecordEvents {
+    fn send_progress(&self, conn: &rusqlite::Connection, progress: shared::api::Progress) {
+        let step = records::current_step(conn, self.id).unwrap_or_default();
+        self.live.send(
+            self.id,
+            &StreamMessage::Progress {
+                done: progress.done,
+                total: progress.total,
+                status: UpgradeStatus::Running,
+                step,
+            },
+        );
+    }
+}
+
+impl UpgradeEvents for RecordEvents {
+    fn log(&self, level: Level, app: Option<&str>, message: &str) {
+        let mut conn = self.db.lock();
+        match records::append_log(&mut conn, self.id, level.as_str(), app, message) {
+            Ok(entry) => self.live.send(self.id, &StreamMessage::Log(entry)),
+            Err(e) => tracing::error!(upgrade = self.id, "log line not recorded: {e}: {message}"),
+        }
+    }
+
+    fn plan(&self, total: u32) {
+        let conn = self.db.lock();
+        match records::set_total(&conn, self.id, total) {
+            Ok(progress) => self.send_progress(&conn, progress),
+            Err(e) => tracing::error!(upgrade = self.id, "plan not recorded: {e}"),
+        }
+    }
+
+    fn step_started(
+        &self,
+        application: &str,
+        replica: Option<&str>,
+        action: &str,
+        message: &str,
+    ) -> u32 {
+        let mut conn = self.db.lock();
+        match records::start_step(&mut conn, self.id, application, replica, action, message) {
+            Ok(seq) => {
+                if let Ok(progress) = records::progress(&conn, self.id) {
+                    self.send_progress(&conn, progress);
+                }
+                seq
+            }
+            Err(e) => {
+                tracing::error!(upgrade = self.id, "step not recorded: {e}: {message}");
+                0
+            }
+        }
+    }
+
+    fn step_finished(&self, seq: u32, status: StepStatus, message: &str) {
+        let mut conn = self.db.lock();
+        match records::finish_step(&mut conn, self.id, seq, status.as_str(), message) {
+            Ok(progress) => self.send_progress(&conn, progress),
+            Err(e) => tracing::error!(upgrade = self.id, "step end not recorded: {e}: {message}"),
+        }
+    }
+
+    fn availability(&self, measured: &Availability) {
+        if let Err(e) = records::set_availability(&self.db.lock(), self.id, measured) {
+            tracing::error!(upgrade = self.id, "availability not recorded: {e}");
+        }
+    }
+}
