@@ -1,0 +1,278 @@
+//! Component tests in headless Chromium (wasm-bindgen-test): what the operator sees for a report, a log and a
+//! check of the demo product's real files.
+#![cfg(target_arch = "wasm32")]
+
+use frontend::checks;
+use frontend::components::log_viewer::LogViewer;
+use frontend::components::progress_bar::ProgressBar;
+use frontend::components::report_view::ReportView;
+use frontend::log_buffer::LogBuffer;
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use serde_json::json;
+use shared::api::{ConfigKind, Limits, LogEntry};
+use shared::report::{Finding, Report};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const PACKAGE_V5_1_2_04: &[u8] = include_bytes!("../../demo/versions/V5.1.2.04.zip");
+const MISSING_ITEMS: &[u8] =
+    include_bytes!("../../demo/config/standard-V5.1.2.04-missing-items.yaml");
+const TEMPLATE_CHANGED: &[u8] =
+    include_bytes!("../../demo/config/nonstandard-V5.1.2.04-template-changed.zip");
+const INCOMPATIBLE: &[u8] =
+    include_bytes!("../../demo/config/nonstandard-V5.1.2.04-incompatible.zip");
+const RUNNING_VALUES: &str = include_str!("../../demo/config/values-V5.1.2.02.yaml");
+
+/// Mounts a view in a fresh element and returns that element.
+fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys::HtmlElement {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    let host: web_sys::HtmlElement = document
+        .create_element("div")
+        .expect("a div")
+        .unchecked_into();
+    document
+        .body()
+        .expect("a body")
+        .append_child(&host)
+        .expect("appended");
+    leptos::mount::mount_to(host.clone(), f).forget();
+    host
+}
+
+fn text(host: &web_sys::HtmlElement, selector: &str) -> Option<String> {
+    host.query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+}
+
+async fn settle() {
+    TimeoutFuture::new(20).await;
+}
+
+#[wasm_bindgen_test]
+async fn view_details_lists_the_missing_items_of_a_demo_file() {
+    let limits = Limits::default();
+    let (package_report, package) =
+        checks::version_package("V5.1.2.04.zip", PACKAGE_V5_1_2_04, &limits, &|_, _| {}).await;
+    assert!(
+        package_report.ok,
+        "the demo package is valid: {package_report:?}"
+    );
+    let package = package.expect("a package");
+    let report = checks::configuration(
+        ConfigKind::Standard,
+        &package,
+        "standard-V5.1.2.04-missing-items.yaml",
+        MISSING_ITEMS,
+        RUNNING_VALUES,
+        &limits,
+        &|_, _| {},
+    )
+    .await;
+    assert!(!report.ok);
+    let missing: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "missing-config-item")
+        .filter_map(|f| f.path.clone())
+        .collect();
+    assert!(
+        !missing.is_empty(),
+        "the broken demo file lacks items: {report:?}"
+    );
+
+    let host = mount(move || view! { <ReportView report /> });
+    settle().await;
+    assert!(
+        text(&host, "#report-summary")
+            .unwrap_or_default()
+            .contains("error")
+    );
+    assert!(
+        text(&host, "#missing-items").is_none(),
+        "details stay folded until asked for"
+    );
+    let button: web_sys::HtmlElement = host
+        .query_selector("#view-details")
+        .ok()
+        .flatten()
+        .expect("View Details")
+        .unchecked_into();
+    button.click();
+    settle().await;
+    let table = text(&host, "#missing-items").expect("the missing items table");
+    for key in &missing {
+        assert!(table.contains(key.as_str()), "{key} listed in {table}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_changed_template_is_checked_in_slices_and_asks_for_confirmation() {
+    let limits = Limits::default();
+    let (_, package) =
+        checks::version_package("V5.1.2.04.zip", PACKAGE_V5_1_2_04, &limits, &|_, _| {}).await;
+    let package = package.expect("a package");
+    let slices = Rc::new(Cell::new(0u32));
+    let counter = slices.clone();
+    let report = checks::configuration(
+        ConfigKind::NonStandard,
+        &package,
+        "nonstandard-V5.1.2.04-template-changed.zip",
+        TEMPLATE_CHANGED,
+        RUNNING_VALUES,
+        &limits,
+        &move |_, _| counter.set(counter.get() + 1),
+    )
+    .await;
+    assert!(slices.get() >= 1, "progress was reported");
+    let mismatch = report
+        .findings
+        .iter()
+        .find(|f| f.code == "template-md5-mismatch")
+        .expect("a mismatch");
+    assert!(mismatch.needs_confirmation);
+
+    let confirmed = RwSignal::new(false);
+    let digest = package.template_digest().map(|d| d.0);
+    let expected = digest.clone().unwrap_or_default();
+    let host = mount(
+        move || view! { <ReportView report version_digest=digest mismatch_confirmed=Some(confirmed) /> },
+    );
+    settle().await;
+    let comparison = text(&host, "#template-comparison").expect("the comparison");
+    assert!(
+        comparison.contains(&expected),
+        "the version's digest {expected} is shown: {comparison}"
+    );
+    let checkbox: web_sys::HtmlElement = host
+        .query_selector("#confirm-mismatch")
+        .ok()
+        .flatten()
+        .expect("the confirmation")
+        .unchecked_into();
+    checkbox.click();
+    settle().await;
+    assert!(confirmed.get_untracked());
+}
+
+#[wasm_bindgen_test]
+async fn an_incompatible_bundle_is_blocked_with_each_problem_listed() {
+    let limits = Limits::default();
+    let (_, package) =
+        checks::version_package("V5.1.2.04.zip", PACKAGE_V5_1_2_04, &limits, &|_, _| {}).await;
+    let report = checks::configuration(
+        ConfigKind::NonStandard,
+        &package.expect("a package"),
+        "nonstandard-V5.1.2.04-incompatible.zip",
+        INCOMPATIBLE,
+        RUNNING_VALUES,
+        &limits,
+        &|_, _| {},
+    )
+    .await;
+    assert!(!report.ok);
+    let host = mount(move || view! { <ReportView report /> });
+    settle().await;
+    let problems = text(&host, "#compatibility-problems").expect("the problems panel");
+    assert!(problems.contains("Blocked"), "{problems}");
+}
+
+#[wasm_bindgen_test]
+async fn secrets_never_reach_the_page() {
+    let finding = Finding::warning("online-config-differs", "values differ").with_details(json!({
+        "changed": [{"path": "global.database.password", "old": "hunter2", "new": "correct-horse"}]
+    }));
+    let report = Report {
+        ok: true,
+        template_digest: None,
+        findings: vec![finding],
+    };
+    let host = mount(move || view! { <ReportView report /> });
+    settle().await;
+    let page = host.text_content().unwrap_or_default();
+    assert!(page.contains("global.database.password"));
+    assert!(
+        !page.contains("hunter2") && !page.contains("correct-horse"),
+        "{page}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_progress_bar_says_where_the_upgrade_is() {
+    let done = RwSignal::new(3u32);
+    let host = mount(move || {
+        view! {
+            <ProgressBar label="Upgrade progress" done total=12u32 step="start web (web-3)".to_string() status="running".to_string() />
+        }
+    });
+    settle().await;
+    assert_eq!(
+        text(&host, "#progress-step").as_deref(),
+        Some("start web (web-3)")
+    );
+    assert!(
+        text(&host, "#progress-count")
+            .unwrap_or_default()
+            .contains("3 of 12 steps · 25%")
+    );
+    done.set(12);
+    settle().await;
+    assert!(
+        text(&host, "#progress-count")
+            .unwrap_or_default()
+            .contains("100%")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_log_filters_by_application_and_level() {
+    let log = RwSignal::new(LogBuffer::default());
+    let line = |seq: u64, level: &str, app: &str| LogEntry {
+        seq,
+        ts: "2026-11-25T10:00:00.000Z".into(),
+        level: level.into(),
+        app: Some(app.into()),
+        message: format!("line {seq}"),
+    };
+    log.update(|b| {
+        b.push(line(1, "info", "web"));
+        b.push(line(2, "warn", "dataservice"));
+        b.push(line(3, "error", "web"));
+        b.push(line(2, "warn", "dataservice")); // repeated after a reconnect
+    });
+    let host =
+        mount(move || view! { <LogViewer log connection=Signal::stored("Live".to_string()) /> });
+    settle().await;
+    assert_eq!(
+        host.query_selector_all(".log-line")
+            .map(|l| l.length())
+            .unwrap_or(0),
+        3
+    );
+    let level: web_sys::HtmlSelectElement = host
+        .query_selector("#log-level")
+        .ok()
+        .flatten()
+        .expect("level filter")
+        .unchecked_into();
+    level.set_value("error");
+    level
+        .dispatch_event(&web_sys::Event::new("change").expect("an event"))
+        .expect("dispatched");
+    settle().await;
+    assert_eq!(
+        host.query_selector_all(".log-line")
+            .map(|l| l.length())
+            .unwrap_or(0),
+        1
+    );
+    assert!(text(&host, "#log").unwrap_or_default().contains("line 3"));
+}
