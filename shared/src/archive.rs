@@ -25,8 +25,8 @@ const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
 const LOCAL_SIGNATURE: u32 = 0x0403_4b50;
 /// How much compressed input one inflate call gets.
 const INPUT_CHUNK: usize = 256 * 1024;
-/// The least free output space given to one inflate call.
-const OUTPUT_CHUNK: usize = 64 * 1024;
+/// The most output one inflate call may make.
+const OUTPUT_WINDOW: usize = 256 * 1024;
 
 /// The files of a ZIP, extracted and checked.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -224,7 +224,6 @@ impl<'a> ZipScan<'a> {
         let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
         let mut all_names: Vec<String> = Vec::new();
         let mut planned = Vec::new();
-        let mut declared_total: u64 = 0;
         for _ in 0..directory.entries {
             let entry = read_central_entry(&reader, at, end).ok_or_else(|| {
                 invalid(format!(
@@ -318,14 +317,6 @@ impl<'a> ZipScan<'a> {
                     entry.compressed_len, entry.declared_len
                 )));
             }
-            // An honest header that announces too much is refused now; a lying one is caught while inflating.
-            if entry.declared_len > limits.max_zip_entry_bytes {
-                return Err(entry_too_large(file_name, name, limits));
-            }
-            declared_total = declared_total.saturating_add(entry.declared_len);
-            if declared_total > limits.max_zip_inflated_bytes {
-                return Err(total_too_large(file_name, limits));
-            }
             planned.push(Planned {
                 name: name.clone(),
                 method,
@@ -347,6 +338,18 @@ impl<'a> ZipScan<'a> {
                         all_names[first.2], all_names[second.2]
                     ),
                 ));
+            }
+        }
+        // After the overlap check, so that a zip bomb is named as one: an honest header that announces too much
+        // is refused here, a lying one while inflating.
+        let mut declared_total: u64 = 0;
+        for entry in &planned {
+            if entry.declared_len > limits.max_zip_entry_bytes {
+                return Err(entry_too_large(file_name, &entry.name, limits));
+            }
+            declared_total = declared_total.saturating_add(entry.declared_len);
+            if declared_total > limits.max_zip_inflated_bytes {
+                return Err(total_too_large(file_name, limits));
             }
         }
         planned.sort_by_key(|entry| entry.data_start);
@@ -445,23 +448,33 @@ impl<'a> ZipScan<'a> {
                 take
             }
             Some(decompress) => {
-                if current.out.capacity() - current.out.len() < OUTPUT_CHUNK {
-                    let grow = OUTPUT_CHUNK.max(before_out.min(budget_left));
-                    current.out.reserve_exact(grow);
+                // At most one window of output per call, so that a step stays short whatever the ratio.
+                let window = OUTPUT_WINDOW.min(budget_left.saturating_add(1));
+                if current.out.capacity() - before_out < window {
+                    current
+                        .out
+                        .reserve_exact(window.max(before_out.min(budget_left)));
                 }
-                let in_before = decompress.total_in();
-                let status = decompress
-                    .decompress_vec(input, &mut current.out, FlushDecompress::None)
-                    .map_err(|error| {
-                        zip_finding(
-                            &self.file_name,
-                            "zip-invalid",
-                            format!(
-                                "the compressed data of entry `{}` is corrupt ({error})",
-                                entry.name
-                            ),
-                        )
-                    })?;
+                current.out.resize(before_out + window, 0);
+                let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
+                let status = decompress.decompress(
+                    input,
+                    &mut current.out[before_out..],
+                    FlushDecompress::None,
+                );
+                let produced =
+                    usize::try_from(decompress.total_out() - out_before).unwrap_or(usize::MAX);
+                current.out.truncate(before_out + produced);
+                let status = status.map_err(|error| {
+                    zip_finding(
+                        &self.file_name,
+                        "zip-invalid",
+                        format!(
+                            "the compressed data of entry `{}` is corrupt ({error})",
+                            entry.name
+                        ),
+                    )
+                })?;
                 let read = usize::try_from(decompress.total_in() - in_before).unwrap_or(usize::MAX);
                 match status {
                     Status::StreamEnd => stream_end = true,
@@ -520,7 +533,7 @@ impl<'a> ZipScan<'a> {
                 ));
             }
             let mut bytes = done.out;
-            if bytes.capacity() > bytes.len() + OUTPUT_CHUNK {
+            if bytes.capacity() > bytes.len() + OUTPUT_WINDOW {
                 bytes.shrink_to_fit();
             }
             self.extracted.insert(
