@@ -7,7 +7,10 @@
 #   5. prints the ratios.
 # It measures; it never fails on a time. It fails only when a step cannot run or the check's report is not ok.
 #
-#   scripts/bench-bundle.sh [RUNS]      (default 5; BENCH_SKIP_BROWSER=1 skips step 4)
+#   scripts/bench-bundle.sh [RUNS]      (default 5; BENCH_SKIP_BROWSER=1 skips step 4;
+#                                        BENCH_WASM_PROFILE=release measures opt-level 3 wasm instead)
+# The tools extract into tmpfs (/dev/shm) when there is one, so that the disk does not slow them down: the
+# comparison is with the tools at their fastest. BENCH_EXTRACT_DIR=DIR extracts under DIR (e.g. on disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH" LC_ALL=C
@@ -17,6 +20,19 @@ out="target/bench-bundle"
 mkdir -p "$out"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 now() { date +%s.%N; }
+server_pid=""
+if [[ -n "${BENCH_EXTRACT_DIR:-}" ]]; then
+  extracted="$BENCH_EXTRACT_DIR/bench-bundle-$$"
+elif [[ -d /dev/shm && -w /dev/shm ]]; then
+  extracted="/dev/shm/bench-bundle-$$"
+else
+  extracted="$out/extracted"
+fi
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null
+  rm -rf "$extracted"
+}
+trap cleanup EXIT
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for tool in python3 unzip md5sum cargo; do
@@ -27,6 +43,7 @@ say "machine"
 echo "$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 unzip -v | sed -n 1p
 md5sum --version | sed -n 1p
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows every figure)"
 
 say "1. bundle"
 python3 bench/gen_bundle.py "$out"
@@ -38,16 +55,17 @@ target/release/bench "$out/version.yaml" "$out/bundle.zip" "$runs" | tee "$out/n
 native=$(awk -F= '/^BENCH native_median_seconds=/ { print $2 }' "$out/native.txt")
 native_digest=$(awk '/^native run 1:/ { print $NF }' "$out/native.txt")
 
-say "3. unzip -t, then unzip -d and md5sum of the extracted files, $runs runs"
+say "3. unzip -t, then unzip -d and md5sum of the extracted files (into $extracted), $runs runs"
 : >"$out/test.times"
 : >"$out/extract.times"
 for run in $(seq "$runs"); do
-  rm -rf "$out/extracted"
+  rm -rf "$extracted"
+  sync # the previous run's writes must not be flushed during this one
   t0=$(now)
   unzip -tq "$out/bundle.zip" >/dev/null
   t1=$(now)
-  unzip -q -d "$out/extracted" "$out/bundle.zip"
-  find "$out/extracted" -type f -print0 | xargs -0 md5sum >/dev/null
+  unzip -q -d "$extracted" "$out/bundle.zip"
+  find "$extracted" -type f -print0 | xargs -0 md5sum >/dev/null
   t2=$(now)
   echo "$t1 - $t0" | bc -l >>"$out/test.times"
   echo "$t2 - $t1" | bc -l >>"$out/extract.times"
@@ -57,7 +75,7 @@ done
 unzip_t=$(median <"$out/test.times")
 extract_md5=$(median <"$out/extract.times")
 tools=$(echo "$unzip_t + $extract_md5" | bc -l)
-tools_digest=$(cd "$out/extracted/product/dataphin" && find . -type f | sed 's|^\./||' | sort | xargs md5sum | md5sum | cut -d' ' -f1)
+tools_digest=$(cd "$extracted/product/dataphin" && find . -type f | sed 's|^\./||' | sort | xargs md5sum | md5sum | cut -d' ' -f1)
 printf 'tools: unzip -t %.3f s + unzip -d and md5sum %.3f s = %.3f s at the median\n' "$unzip_t" "$extract_md5" "$tools"
 if [[ "$tools_digest" == "$native_digest" ]]; then
   echo "template digest: $tools_digest, the same from md5sum and from the check"
@@ -65,11 +83,12 @@ else
   echo "template digest: md5sum gives $tools_digest but the check gives $native_digest" >&2
   exit 1
 fi
-rm -rf "$out/extracted"
+rm -rf "$extracted"
 
 browser=""
 if [[ "${BENCH_SKIP_BROWSER:-0}" != 1 ]]; then
-  say "4. the same check in headless Chromium (wasm, wasm-release profile), $runs runs"
+  wasm_profile="${BENCH_WASM_PROFILE:-wasm-release}"
+  say "4. the same check in headless Chromium (wasm, $wasm_profile profile), $runs runs"
   # A static server on 127.0.0.1, any free port, that lets the test page (another port) fetch the files.
   python3 - "$out" >"$out/server.port" 2>"$out/server.log" <<'PY' &
 import functools, http.server, sys
@@ -84,7 +103,6 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 PY
   server_pid=$!
-  trap 'kill "$server_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 50); do [[ -s "$out/server.port" ]] && break; sleep 0.1; done
   port=$(cat "$out/server.port")
   BENCH_PACKAGE_URL="http://127.0.0.1:$port/version.yaml" \
@@ -93,9 +111,10 @@ PY
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
   WASM_BINDGEN_TEST_TIMEOUT=600 \
-    cargo test --locked -p bench --target wasm32-unknown-unknown --profile wasm-release --test browser \
+    cargo test --locked -p bench --target wasm32-unknown-unknown --profile "$wasm_profile" --test browser \
       -- --nocapture 2>&1 | tee "$out/browser.txt" | grep -E '^(browser|BENCH|test result|running)' || true
   kill "$server_pid" 2>/dev/null || true
+  server_pid=""
   browser=$(awk -F= '/BENCH browser_median_seconds=/ { print $2 }' "$out/browser.txt" | tail -1)
   if [[ -z "$browser" ]]; then
     echo "bench-bundle: the browser run printed no result; see $out/browser.txt" >&2
@@ -110,7 +129,7 @@ printf '%-44s %8.3f %10.0f %11.2fx\n' "unzip -t + unzip -d + md5sum" "$tools" "$
 printf '%-44s %8.3f %10.0f %11.2fx\n' "native check (release)" "$native" "$(echo "$inflated_mb / $native" | bc -l)" \
   "$(echo "$tools / $native" | bc -l)"
 if [[ -n "$browser" ]]; then
-  printf '%-44s %8.3f %10.0f %11.2fx\n' "browser check (headless Chromium, wasm)" "$browser" \
+  printf '%-44s %8.3f %10.0f %11.2fx\n' "browser check (headless Chromium, $wasm_profile)" "$browser" \
     "$(echo "$inflated_mb / $browser" | bc -l)" "$(echo "$tools / $browser" | bc -l)"
 fi
-echo "bundle: $bundle_mb MB compressed, $inflated_mb MB inflated"
+echo "bundle: $bundle_mb MB compressed, $inflated_mb MB inflated; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
