@@ -1,0 +1,549 @@
+//! The upgrade engine with real demo-product processes on the local platform, driven through the `Engine` trait:
+//! rolling under load, downtime, rollback, crash, force stop and retry, restart after SIGKILL, and the benchmark.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use agent::engine::{Level, RunOutcome, StepStatus, UpgradeJob};
+use shared::api::UpgradeMode;
+use support::*;
+use tokio::sync::watch;
+
+const RATE: u32 = 200;
+
+fn no_stop() -> watch::Receiver<bool> {
+    watch::channel(false).1
+}
+
+async fn version_at(address: &str) -> serde_json::Value {
+    reqwest::get(format!("{address}/version"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    assert_all_on(&cluster.engine, "V5.1.2.02");
+    let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
+
+    let load = Load::start(ds.clone(), web.clone(), RATE);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let load = load.finish().await;
+
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded,
+        "log:\n{}",
+        events.log_text()
+    );
+    assert!(
+        load.requests > 500,
+        "the load ran ({} requests)",
+        load.requests
+    );
+    assert!(
+        load.failures.is_empty(),
+        "{} failed requests: {:?}",
+        load.failures.len(),
+        &load.failures[..load.failures.len().min(10)]
+    );
+    assert!(!load.jobs.is_empty());
+    let unfinished = unfinished_jobs(&ds, &load.jobs).await;
+    assert!(
+        unfinished.is_empty(),
+        "jobs without a result: {unfinished:?}"
+    );
+    assert_all_on(&cluster.engine, "V5.1.2.04");
+    let answer = version_at(&ds).await;
+    assert_eq!(answer["version"], "V5.1.2.04");
+    assert_eq!(answer["greeting"], "Welcome to Dataphin 5.1.2.04");
+
+    {
+        let recorded = events.snapshot();
+        // 7 replicas, each started then one old drained, in dependency order.
+        let starts: Vec<&str> = recorded
+            .steps
+            .iter()
+            .filter(|s| s.action == "start")
+            .map(|s| s.app.as_str())
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "metadata",
+                "metadata",
+                "dataservice",
+                "dataservice",
+                "dataservice",
+                "web",
+                "web"
+            ]
+        );
+        assert_eq!(
+            recorded
+                .steps
+                .iter()
+                .filter(|s| s.action == "drain")
+                .count(),
+            7
+        );
+        assert_eq!(recorded.planned, 14);
+        assert!(
+            recorded
+                .steps
+                .iter()
+                .all(|s| s.status == Some(StepStatus::Done))
+        );
+        assert!(
+            recorded
+                .steps
+                .iter()
+                .all(|s| s.replica.as_deref().is_some_and(|r| r.starts_with(&s.app))),
+            "every step names its replica"
+        );
+        let first_start = &recorded.steps[0];
+        assert!(
+            first_start.message.contains("(V5.1.2.04) ready in"),
+            "{}",
+            first_start.message
+        );
+        let availability = recorded.availability.clone().expect("the probe reported");
+        assert!(availability.calls > 10, "{availability:?}");
+        assert_eq!(availability.failures, 0, "{availability:?}");
+        assert_eq!(availability.success_ratio, 1.0);
+    }
+
+    let dir = cluster.platform_dir();
+    assert_eq!(marked_processes(&dir).len(), 7);
+    cluster.engine.shutdown().await;
+    assert!(
+        marked_processes(&dir).is_empty(),
+        "replicas outlived the shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn downtime_upgrade_stops_in_reverse_order_starts_in_order_and_measures_the_downtime() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.2.0.01", "standard-V5.2.0.01.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        2,
+        UpgradeMode::Downtime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded,
+        "log:\n{}",
+        events.log_text()
+    );
+    assert_all_on(&cluster.engine, "V5.2.0.01");
+    assert_eq!(
+        version_at(&cluster.address("web")).await["version"],
+        "V5.2.0.01"
+    );
+
+    {
+        let recorded = events.snapshot();
+        let drains: Vec<&str> = recorded
+            .steps
+            .iter()
+            .filter(|s| s.action == "drain")
+            .map(|s| s.app.as_str())
+            .collect();
+        assert_eq!(
+            drains,
+            [
+                "web",
+                "web",
+                "dataservice",
+                "dataservice",
+                "dataservice",
+                "metadata",
+                "metadata"
+            ]
+        );
+        let starts: Vec<&str> = recorded
+            .steps
+            .iter()
+            .filter(|s| s.action == "start")
+            .map(|s| s.app.as_str())
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "metadata",
+                "metadata",
+                "dataservice",
+                "dataservice",
+                "dataservice",
+                "web",
+                "web"
+            ]
+        );
+        let downtime = recorded
+            .availability
+            .as_ref()
+            .and_then(|a| a.downtime_seconds)
+            .expect("downtime measured");
+        assert!(downtime > 0.3 && downtime < 60.0, "{downtime}");
+        assert!(
+            recorded
+                .logs
+                .iter()
+                .any(|(_, _, m)| m.contains("of downtime")),
+            "the log states the downtime"
+        );
+    }
+    cluster.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_that_never_becomes_ready_is_rolled_back_without_a_failed_request() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04-never-ready.yaml");
+    for app in &mut to.manifest.applications {
+        app.readiness.timeout_seconds = 3;
+    }
+    cluster.engine.start(&from).await.unwrap();
+    let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
+    let load = Load::start(ds.clone(), web, RATE);
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        3,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    let load = load.finish().await;
+
+    let RunOutcome::RolledBack(reason) = &outcome else {
+        panic!(
+            "expected a rollback, got {outcome:?}; log:\n{}",
+            events.log_text()
+        );
+    };
+    assert!(
+        reason.contains("dataservice") && reason.contains("did not become ready within 3 s"),
+        "{reason}"
+    );
+    assert!(
+        load.failures.is_empty(),
+        "failed requests: {:?}",
+        &load.failures[..load.failures.len().min(10)]
+    );
+    assert!(unfinished_jobs(&ds, &load.jobs).await.is_empty());
+    // metadata had moved to V5.1.2.04 and came back.
+    assert_all_on(&cluster.engine, "V5.1.2.02");
+    {
+        let recorded = events.snapshot();
+        assert!(
+            recorded
+                .steps
+                .iter()
+                .any(|s| s.app == "dataservice" && s.status == Some(StepStatus::Failed))
+        );
+        assert!(
+            recorded
+                .logs
+                .iter()
+                .any(|(l, _, m)| *l == Level::Error && m.starts_with("rolling back to V5.1.2.02"))
+        );
+    }
+    cluster.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_crashes_during_the_upgrade_is_noticed_and_rolled_back() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04-crash.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        4,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    let RunOutcome::RolledBack(reason) = &outcome else {
+        panic!(
+            "expected a rollback, got {outcome:?}; log:\n{}",
+            events.log_text()
+        );
+    };
+    assert!(
+        reason.contains("web") && reason.contains("exited with status 3"),
+        "{reason}"
+    );
+    assert_all_on(&cluster.engine, "V5.1.2.02");
+    cluster.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn force_stop_leaves_every_application_ready_and_retry_skips_what_is_done() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
+    let load = Load::start(ds.clone(), web, RATE);
+
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let run = {
+        let (engine, events) = (cluster.engine.clone(), events.clone());
+        let (from, to) = (from.clone(), to.clone());
+        tokio::spawn(async move {
+            upgrade(
+                &engine,
+                5,
+                UpgradeMode::ZeroDowntime,
+                &from,
+                &to,
+                &events,
+                stop_rx,
+            )
+            .await
+        })
+    };
+    // Stop once the first DataService replica runs the new version.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events.snapshot().steps.iter().any(|s| {
+        s.app == "dataservice" && s.action == "start" && s.status == Some(StepStatus::Done)
+    }) {
+        assert!(Instant::now() < deadline, "no DataService replica started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop_tx.send(true).unwrap();
+    let outcome = run.await.unwrap();
+    assert_eq!(outcome, RunOutcome::Stopped, "log:\n{}", events.log_text());
+    let apps = cluster.engine.applications();
+    for app in &apps {
+        assert!(
+            app.replicas.iter().filter(|r| r.ready).count() as u32 >= app.desired_replicas,
+            "{} is short of ready replicas: {:?}",
+            app.name,
+            app.replicas
+        );
+    }
+    let ds_versions: Vec<&str> = apps[1]
+        .replicas
+        .iter()
+        .map(|r| r.version.as_str())
+        .collect();
+    assert!(
+        ds_versions.contains(&"V5.1.2.02") && ds_versions.contains(&"V5.1.2.04"),
+        "{ds_versions:?}"
+    );
+
+    let retry = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        6,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &retry,
+        no_stop(),
+    )
+    .await;
+    let load = load.finish().await;
+    assert_eq!(outcome, RunOutcome::Succeeded, "log:\n{}", retry.log_text());
+    assert_all_on(&cluster.engine, "V5.1.2.04");
+    {
+        let recorded = retry.snapshot();
+        let skipped: Vec<&str> = recorded
+            .steps
+            .iter()
+            .filter(|s| s.status == Some(StepStatus::Skipped))
+            .map(|s| s.app.as_str())
+            .collect();
+        assert_eq!(skipped, ["metadata", "dataservice"]);
+        assert!(
+            !recorded
+                .steps
+                .iter()
+                .any(|s| s.app == "metadata" && s.action == "start"),
+            "metadata was done"
+        );
+    }
+    assert!(
+        load.failures.is_empty(),
+        "failed requests: {:?}",
+        &load.failures[..load.failures.len().min(10)]
+    );
+    assert!(unfinished_jobs(&ds, &load.jobs).await.is_empty());
+    cluster.engine.shutdown().await;
+}
+
+/// Not a test on its own: the "agent" process that `an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan`
+/// starts and kills. It runs only when that test sets `ENGINE_TEST_AGENT_DIR`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "started by an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan"]
+async fn agent_process_for_the_kill_test() {
+    let Ok(dir) = std::env::var("ENGINE_TEST_AGENT_DIR") else {
+        return;
+    };
+    let base_port: u16 = std::env::var("ENGINE_TEST_BASE_PORT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let config = agent::engine::PlatformConfig {
+        name: "local".into(),
+        data_dir: dir.into(),
+        bin_dir: bin_dir(),
+        base_port,
+    };
+    let engine = Cluster::reopen(&config);
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    engine.start(&from).await.unwrap();
+    println!("STARTED");
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let _ = upgrade(
+        &engine,
+        7,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    // Killed before it gets here.
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let base_port = free_base_port();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "agent_process_for_the_kill_test",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("ENGINE_TEST_AGENT_DIR", dir.path())
+        .env("ENGINE_TEST_BASE_PORT", base_port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it when the DataService is half way: one replica on the new version, the table says so.
+    let table = dir.path().join("platform/replicas.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the agent process never reached the DataService"
+        );
+        if let Ok(text) = std::fs::read_to_string(&table)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && json["replicas"].as_array().is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r["app"] == "dataservice" && r["version"] == "V5.1.2.04")
+            })
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let platform_dir = dir.path().join("platform").canonicalize().unwrap();
+    let before: Vec<u32> = marked_processes(&platform_dir);
+    assert!(!before.is_empty(), "the replicas outlive the killed agent");
+
+    let config = agent::engine::PlatformConfig {
+        name: "local".into(),
+        data_dir: dir.path().to_path_buf(),
+        bin_dir: bin_dir(),
+        base_port,
+    };
+    let engine = Cluster::reopen(&config);
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let job = UpgradeJob {
+        id: 7,
+        mode: UpgradeMode::ZeroDowntime,
+        from: deployment("V5.1.2.02", "values-V5.1.2.02.yaml"),
+        to: deployment("V5.1.2.04", "standard-V5.1.2.04.yaml"),
+        resuming: true,
+    };
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(180),
+        engine.run(job, events.clone(), no_stop()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded,
+        "log:\n{}",
+        events.log_text()
+    );
+    assert_all_on(&engine, "V5.1.2.04");
+    assert!(
+        events.log_text().contains("after the restart: took back"),
+        "{}",
+        events.log_text()
+    );
+    // Exactly the replicas in the view run: nothing left over from before the kill.
+    let running = marked_processes(&platform_dir);
+    assert_eq!(
+        running.len(),
+        7,
+        "processes: {running:?}; view: {:?}",
+        engine.applications()
+    );
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    let mut pids: Vec<u32> = table["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pid"].as_u64().unwrap() as u32)
+        .collect();
+    pids.sort();
+    assert_eq!(pids, running);
+    engine.shutdown().await;
+    assert!(marked_processes(&platform_dir).is_empty());
+}

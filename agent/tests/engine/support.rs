@@ -1,0 +1,464 @@
+//! What the engine tests share: the demo product's deployments, an engine on a fresh data dir, an events sink that
+//! records into memory, a load generator that uses the product as its users do, and a look at `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agent::engine::{
+    Deployment, Engine, Level, PlatformConfig, RunOutcome, StepStatus, UpgradeEvents, UpgradeJob,
+    for_platform,
+};
+use shared::api::{Availability, UpgradeMode};
+use shared::manifest::Manifest;
+use tokio::sync::watch;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `demo-app` is: beside this test's own target dir (built by `cargo build -p demo`, which the test script
+/// runs first; built here when missing).
+pub fn bin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("own path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/debug")
+                .to_path_buf();
+            if !dir.join("demo-app").exists() {
+                let status = std::process::Command::new(env!("CARGO"))
+                    .args(["build", "-p", "demo", "--bin", "demo-app"])
+                    .current_dir(repo())
+                    .status()
+                    .expect("cargo build -p demo");
+                assert!(status.success(), "cargo build -p demo failed");
+            }
+            dir
+        })
+        .clone()
+}
+
+/// A version of the demo product with a configuration file of `demo/config/`.
+pub fn deployment(version: &str, config: &str) -> Deployment {
+    let manifest_path = repo().join(format!("demo/versions/src/{version}/version.yaml"));
+    let manifest: Manifest =
+        serde_norway::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let values = std::fs::read_to_string(repo().join("demo/config").join(config)).unwrap();
+    Deployment { manifest, values }
+}
+
+/// Three consecutive free loopback ports for the stable addresses.
+pub fn free_base_port() -> u16 {
+    loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        if base > 60000 {
+            continue;
+        }
+        let rest: Vec<_> = (1..3)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
+            .collect();
+        if rest.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+}
+
+/// An engine on the local platform in a fresh data dir.
+pub struct Cluster {
+    pub engine: Arc<dyn Engine>,
+    pub config: PlatformConfig,
+    pub _dir: Option<tempfile::TempDir>,
+}
+
+impl Cluster {
+    pub fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let config = PlatformConfig {
+            name: "local".into(),
+            data_dir: dir.path().to_path_buf(),
+            bin_dir: bin_dir(),
+            base_port: free_base_port(),
+        };
+        Cluster {
+            engine: for_platform(&config).unwrap(),
+            config,
+            _dir: Some(dir),
+        }
+    }
+
+    /// Another engine on the same data dir (as after an agent restart).
+    pub fn reopen(config: &PlatformConfig) -> Arc<dyn Engine> {
+        for_platform(config).unwrap()
+    }
+
+    pub fn address(&self, app: &str) -> String {
+        self.engine
+            .applications()
+            .into_iter()
+            .find(|a| a.name == app)
+            .map(|a| a.address)
+            .unwrap_or_else(|| panic!("no application {app}"))
+    }
+
+    /// The platform's own directory (the replicas' marker).
+    pub fn platform_dir(&self) -> PathBuf {
+        self.config
+            .data_dir
+            .join("platform")
+            .canonicalize()
+            .unwrap()
+    }
+}
+
+/// Starts `deployment`, runs `job`-like upgrade to `to`, returns the outcome.
+pub async fn upgrade(
+    engine: &Arc<dyn Engine>,
+    id: i64,
+    mode: UpgradeMode,
+    from: &Deployment,
+    to: &Deployment,
+    events: &Arc<RecordingEvents>,
+    stop: watch::Receiver<bool>,
+) -> RunOutcome {
+    let job = UpgradeJob {
+        id,
+        mode,
+        from: from.clone(),
+        to: to.clone(),
+        resuming: false,
+    };
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        engine.run(job, events.clone(), stop),
+    )
+    .await
+    .expect("the upgrade ends within 3 minutes")
+}
+
+/// Every replica runs `version` and each application has its desired number of ready replicas.
+pub fn assert_all_on(engine: &Arc<dyn Engine>, version: &str) {
+    for app in engine.applications() {
+        let ready: Vec<_> = app.replicas.iter().filter(|r| r.ready).collect();
+        assert_eq!(
+            ready.len() as u32,
+            app.desired_replicas,
+            "{} should have {} ready replicas: {:?}",
+            app.name,
+            app.desired_replicas,
+            app.replicas
+        );
+        assert!(
+            app.replicas.iter().all(|r| r.version == version && r.ready),
+            "{} is not all on {version}: {:?}",
+            app.name,
+            app.replicas
+        );
+    }
+}
+
+/// Live processes carrying the platform's marker for `platform_dir`.
+pub fn marked_processes(platform_dir: &Path) -> Vec<u32> {
+    let needle = format!("UPGRADE_AGENT_HOME={}", platform_dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if !zombie && environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// One step as the sink saw it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub app: String,
+    pub replica: Option<String>,
+    pub action: String,
+    pub status: Option<StepStatus>,
+    pub message: String,
+    pub took: Option<Duration>,
+    started: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub logs: Vec<(Level, Option<String>, String)>,
+    pub steps: Vec<Step>,
+    pub planned: u32,
+    pub availability: Option<Availability>,
+}
+
+/// The engine's events, kept in memory for the assertions.
+#[derive(Debug, Default)]
+pub struct RecordingEvents(pub Mutex<Recorded>);
+
+impl RecordingEvents {
+    pub fn snapshot(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.0.lock().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.snapshot()
+            .logs
+            .iter()
+            .map(|(level, app, message)| {
+                format!(
+                    "{} [{}] {message}",
+                    level.as_str(),
+                    app.as_deref().unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl UpgradeEvents for RecordingEvents {
+    fn log(&self, level: Level, app: Option<&str>, message: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .logs
+            .push((level, app.map(String::from), message.to_string()));
+    }
+
+    fn plan(&self, total: u32) {
+        self.0.lock().unwrap().planned = total;
+    }
+
+    fn step_started(
+        &self,
+        application: &str,
+        replica: Option<&str>,
+        action: &str,
+        message: &str,
+    ) -> u32 {
+        let mut recorded = self.0.lock().unwrap();
+        let seq = recorded.steps.len() as u32 + 1;
+        recorded.steps.push(Step {
+            app: application.into(),
+            replica: replica.map(String::from),
+            action: action.into(),
+            status: None,
+            message: message.into(),
+            took: None,
+            started: Instant::now(),
+        });
+        seq
+    }
+
+    fn step_finished(&self, seq: u32, status: StepStatus, message: &str) {
+        let mut recorded = self.0.lock().unwrap();
+        let step = &mut recorded.steps[seq as usize - 1];
+        step.status = Some(status);
+        step.message = message.into();
+        step.took = Some(step.started.elapsed());
+    }
+
+    fn availability(&self, measured: &Availability) {
+        self.0.lock().unwrap().availability = Some(measured.clone());
+    }
+}
+
+/// What the load saw.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub requests: u64,
+    pub failures: Vec<String>,
+    pub jobs: Vec<String>,
+    /// DataService query latencies in ms, with when they were sent.
+    pub query_ms: Vec<(Instant, f64)>,
+}
+
+/// A constant load through the stable addresses: DataService queries, job submissions and polls, web logons.
+pub struct Load {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<LoadReport>,
+}
+
+impl Load {
+    /// `rate` requests a second, each in its own task so that a slow answer does not slow the load.
+    pub fn start(dataservice: String, web: String, rate: u32) -> Load {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap();
+            let report = Arc::new(Mutex::new(LoadReport::default()));
+            let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+            let mut calls = tokio::task::JoinSet::new();
+            let mut turn = 0u64;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                turn += 1;
+                let (http, report, ds, web) = (
+                    http.clone(),
+                    report.clone(),
+                    dataservice.clone(),
+                    web.clone(),
+                );
+                calls.spawn(async move { one_call(turn, &http, &report, &ds, &web).await });
+                while calls.try_join_next().is_some() {}
+            }
+            while calls.join_next().await.is_some() {}
+            Arc::try_unwrap(report)
+                .map(|m| m.into_inner().unwrap())
+                .unwrap_or_default()
+        });
+        Load { stop, task }
+    }
+
+    pub async fn finish(self) -> LoadReport {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap()
+    }
+}
+
+async fn one_call(
+    turn: u64,
+    http: &reqwest::Client,
+    report: &Mutex<LoadReport>,
+    ds: &str,
+    web: &str,
+) {
+    let started = Instant::now();
+    let outcome: Result<(), String> = match turn % 4 {
+        0 => match http
+            .get(format!("{ds}/api/query?q=load{turn}"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                report.lock().unwrap().query_ms.push((started, ms));
+                Ok(())
+            }
+            Ok(r) => Err(format!(
+                "query: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => Err(format!("query: {e}")),
+        },
+        1 => match http
+            .post(format!("{ds}/api/jobs"))
+            .json(&serde_json::json!({"input": format!("job {turn}")}))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 202 => match r.json::<serde_json::Value>().await {
+                Ok(body) => {
+                    let id = body["id"].as_str().unwrap_or_default().to_string();
+                    report.lock().unwrap().jobs.push(id);
+                    Ok(())
+                }
+                Err(e) => Err(format!("submit body: {e}")),
+            },
+            Ok(r) => Err(format!(
+                "submit: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => Err(format!("submit: {e}")),
+        },
+        2 => {
+            let id = {
+                let r = report.lock().unwrap();
+                r.jobs
+                    .get((turn as usize / 4) % r.jobs.len().max(1))
+                    .cloned()
+            };
+            match id {
+                None => Ok(()),
+                Some(id) => match http.get(format!("{ds}/api/jobs/{id}")).send().await {
+                    Ok(r) if r.status() == 200 => Ok(()),
+                    Ok(r) => Err(format!(
+                        "poll {id}: {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )),
+                    Err(e) => Err(format!("poll {id}: {e}")),
+                },
+            }
+        }
+        _ => match http
+            .post(format!("{web}/login"))
+            .json(&serde_json::json!({"username": "analyst", "password": "dataphin-demo"}))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => Ok(()),
+            Ok(r) => Err(format!(
+                "logon: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => Err(format!("logon: {e}")),
+        },
+    };
+    let mut report = report.lock().unwrap();
+    report.requests += 1;
+    if let Err(e) = outcome {
+        report.failures.push(e);
+    }
+}
+
+/// Every job id answers `done` with a result within a bounded wait; returns the ones that do not.
+pub async fn unfinished_jobs(dataservice: &str, jobs: &[String]) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut missing = Vec::new();
+    for id in jobs {
+        loop {
+            let answer = http
+                .get(format!("{dataservice}/api/jobs/{id}"))
+                .send()
+                .await;
+            let body = match answer {
+                Ok(r) if r.status() == 200 => r.json::<serde_json::Value>().await.ok(),
+                _ => None,
+            };
+            if let Some(body) = &body
+                && body["status"] == "done"
+                && body["result"].is_string()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                missing.push(format!("{id}: {body:?}"));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    missing
+}
