@@ -253,8 +253,21 @@ impl Operations {
     /// Hands record `id` to the engine in a task of its own; its outcome ends the record.
     async fn launch(self: &Arc<Self>, id: i64, resuming: bool) {
         let events = self.events(id);
-        let job = match self.db.run(move |conn| job_of(conn, id, resuming)).await {
-            Ok(job) => job,
+        // Registered first, so that a stop asked for while the run is being prepared is not lost.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        self.stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, stop_tx.clone());
+        let prepared = self.db.run(move |conn| job_of(conn, id, resuming)).await;
+        let job = match prepared {
+            Ok((job, stop_requested)) => {
+                if stop_requested {
+                    // A stop asked for before the agent restarted still holds.
+                    stop_tx.send_replace(true);
+                }
+                job
+            }
             Err(e) => {
                 let reason = format!("the upgrade could not be prepared: {e}");
                 events.log(Level::Error, None, &reason);
@@ -280,11 +293,6 @@ impl Operations {
                 ),
             );
         }
-        let (stop_tx, stop_rx) = watch::channel(false);
-        self.stops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, stop_tx);
         let this = self.clone();
         tokio::spawn(async move {
             let engine = this.engine.clone();
@@ -352,15 +360,20 @@ impl Operations {
     }
 }
 
-/// The job of record `id` from its stored plan and the stored manifests.
-fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<UpgradeJob> {
+/// The job of record `id` from its stored plan and the stored manifests, and whether a stop was asked for.
+fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<(UpgradeJob, bool)> {
+    let mut stop_requested = false;
+    if resuming {
+        records::interrupt_steps(conn, id)?;
+        stop_requested = records::stop_requested(conn, id)?;
+    }
     let plan = records::plan(conn, id)?
         .ok_or_else(|| Error::Database(format!("upgrade {id} has no record")))?;
     let manifest = |version: &str| {
         versions::manifest(conn, version)?
             .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
     };
-    Ok(UpgradeJob {
+    let job = UpgradeJob {
         id,
         mode: plan.mode,
         from: Deployment {
@@ -372,7 +385,8 @@ fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<Up
             values: plan.to_values,
         },
         resuming,
-    })
+    };
+    Ok((job, stop_requested))
 }
 
 /// A report's errors in one line, for start-up errors.

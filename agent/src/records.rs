@@ -447,6 +447,32 @@ pub fn finish_step(
     progress(conn, id)
 }
 
+/// Marks the steps a crash interrupted as failed (the engine redoes what is needed when it resumes).
+pub fn interrupt_steps(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE steps SET status = 'failed', finished_at = ?2,
+             message = COALESCE(message, '') || ' (interrupted: the agent stopped during this step)'
+         WHERE upgrade_id = ?1 AND status = 'running'",
+        params![id, db::now()],
+    )?;
+    conn.execute(
+        "UPDATE upgrades SET progress_done =
+             (SELECT COUNT(*) FROM steps WHERE upgrade_id = ?1 AND status IN ('done', 'failed', 'skipped'))
+         WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// Whether an operator asked record `id` to stop.
+pub fn stop_requested(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM audit WHERE upgrade_id = ?1 AND what = 'stopped')",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
 /// Steps done of planned, and the current step in words.
 pub fn progress(conn: &Connection, id: i64) -> Result<Progress> {
     Ok(conn.query_row(

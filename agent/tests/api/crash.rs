@@ -1,0 +1,84 @@
+//! Crash safety: the agent killed with SIGKILL in the middle of an upgrade and started again.
+
+use std::time::{Duration, Instant};
+
+use shared::api::UpgradeStatus;
+
+use crate::support::{Agent, UpgradeForm, assert_gapless};
+
+#[tokio::test]
+async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_or_lost_lines() {
+    let mut agent = Agent::start().await;
+    let admin = agent.admin().await;
+    admin.import_demo_versions().await;
+    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+
+    // Wait until the upgrade is well under way, then kill the agent where it stands.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = admin.upgrade(id).await;
+        assert_eq!(
+            record.summary.status,
+            UpgradeStatus::Running,
+            "killed too late: {record:?}"
+        );
+        if record.summary.progress.done >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upgrade made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = admin.all_logs(id).await;
+    agent.kill();
+
+    agent.restart();
+    let admin = agent.admin().await;
+    let record = admin.wait_until_ended(id).await;
+    match record.summary.status {
+        UpgradeStatus::Succeeded => {}
+        UpgradeStatus::Failed | UpgradeStatus::RolledBack => {
+            assert!(
+                record
+                    .summary
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| !r.is_empty()),
+                "a reason: {record:?}"
+            )
+        }
+        other => panic!("unexpected status {other:?} after the restart: {record:?}"),
+    }
+
+    let after = admin.all_logs(id).await;
+    assert_gapless(&after.iter().map(|e| e.seq).collect::<Vec<_>>());
+    assert_eq!(
+        &after[..before.len()],
+        before.as_slice(),
+        "every line written before the kill is kept as it was"
+    );
+    assert!(
+        after.iter().any(|e| e.message.contains("restarted")),
+        "the log says the agent restarted"
+    );
+
+    // No stale lock: another operation can start.
+    let cluster = admin.get_json("/api/v1/cluster").await;
+    assert!(cluster.get("operation").is_none(), "{cluster}");
+    let next = if record.summary.status == UpgradeStatus::Succeeded {
+        UpgradeForm {
+            target: "V5.2.0.01",
+            mode: "downtime",
+            config: "config/standard-V5.2.0.01.yaml",
+            ..UpgradeForm::rolling()
+        }
+    } else {
+        UpgradeForm::rolling()
+    };
+    let next_id = admin.start_upgrade(&next).await;
+    let next_record = admin.wait_until_ended(next_id).await;
+    assert_eq!(
+        next_record.summary.status,
+        UpgradeStatus::Succeeded,
+        "{next_record:?}"
+    );
+}
