@@ -547,3 +547,80 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     engine.shutdown().await;
     assert!(marked_processes(&platform_dir).is_empty());
 }
+
+fn percentiles(mut ms: Vec<f64>) -> (f64, f64, usize) {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    (at(0.50), at(0.99), ms.len())
+}
+
+/// Item 8's measurement, not a pass/fail test: a rolling upgrade's duration against its floor (the replicas'
+/// start-to-ready times) plus drain time, and DataService query latency during the upgrade against before it.
+/// Rerun: `cargo build -p demo && cargo nextest run -p agent --test engine --run-ignored ignored-only
+/// benchmark --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run it by name"]
+async fn benchmark_rolling_upgrade() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
+    let load = Load::start(ds, web, RATE);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let began = Instant::now();
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    let (began_at, took) = (began, began.elapsed());
+    let load = load.finish().await;
+    assert_eq!(outcome, RunOutcome::Succeeded);
+    let (floor, drains) = {
+        let recorded = events.snapshot();
+        let sum = |action: &str| -> Duration {
+            recorded
+                .steps
+                .iter()
+                .filter(|s| s.action == action)
+                .filter_map(|s| s.took)
+                .sum()
+        };
+        (sum("start"), sum("drain"))
+    };
+    let before: Vec<f64> = load
+        .query_ms
+        .iter()
+        .filter(|(t, _)| *t < began_at)
+        .map(|(_, ms)| *ms)
+        .collect();
+    let during: Vec<f64> = load
+        .query_ms
+        .iter()
+        .filter(|(t, _)| *t >= began_at && *t <= began_at + took)
+        .map(|(_, ms)| *ms)
+        .collect();
+    let ((b50, b99, bn), (d50, d99, dn)) = (percentiles(before), percentiles(during));
+    println!(
+        "rolling upgrade of 7 replicas: {:.2} s; floor (sum of start-to-ready) {:.2} s; drains {:.2} s; \
+         overhead over floor + drains {:+.1} %",
+        took.as_secs_f64(),
+        floor.as_secs_f64(),
+        drains.as_secs_f64(),
+        (took.as_secs_f64() / (floor + drains).as_secs_f64() - 1.0) * 100.0
+    );
+    println!(
+        "DataService query latency at {RATE} req/s mixed load: before p50 {b50:.2} ms p99 {b99:.2} ms ({bn} calls); \
+         during p50 {d50:.2} ms p99 {d99:.2} ms ({dn} calls); p99 ratio {:.2}; failed requests {}",
+        d99 / b99,
+        load.failures.len()
+    );
+    cluster.engine.shutdown().await;
+}
