@@ -44,11 +44,6 @@ impl<P: Platform> UpgradeEngine<P> {
         }
     }
 
-    /// The platform underneath (tests look at its replicas).
-    pub fn platform(&self) -> &P {
-        &self.platform
-    }
-
     fn set_view(&self, manifest: &Manifest) {
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = Some(manifest.clone());
     }

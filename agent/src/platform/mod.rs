@@ -155,8 +155,6 @@ pub struct Adoption {
 
 /// The operations the engine needs from a platform. Small on purpose: a cluster engine maps each to a call.
 pub trait Platform: Send + Sync + 'static {
-    /// The platform's name as shown in the cluster view (`local`).
-    fn name(&self) -> &'static str;
     /// Gives the application its stable address (idempotent) and returns it, e.g. `http://127.0.0.1:18081`.
     fn expose(&self, app: &Application) -> impl Future<Output = Result<String>> + Send;
     /// The stable address of an application already exposed.

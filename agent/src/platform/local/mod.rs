@@ -105,22 +105,6 @@ impl LocalPlatform {
             }),
         })
     }
-
-    /// The directory every replica shares (`DEMO_STATE_DIR`).
-    pub fn state_dir(&self) -> PathBuf {
-        self.shared.dir.join("state")
-    }
-
-    /// The pids of the replica processes in the table (for checks after a restart).
-    pub fn pids(&self) -> Vec<u32> {
-        self.shared
-            .lock()
-            .table
-            .replicas
-            .iter()
-            .map(|r| r.pid)
-            .collect()
-    }
 }
 
 impl Shared {
@@ -253,10 +237,6 @@ async fn wait_exit(mut exit: watch::Receiver<Option<String>>, limit: Duration) -
 }
 
 impl Platform for LocalPlatform {
-    fn name(&self) -> &'static str {
-        "local"
-    }
-
     async fn expose(&self, app: &Application) -> Result<String> {
         let shared = &self.shared;
         let port = {
