@@ -23,6 +23,9 @@ pub const OVERLAY_PREFIX: &str = "overlay/";
 pub const ONLINE_VALUES: &str = "values running now";
 /// What a secret value is shown as.
 pub const MASK: &str = "******";
+/// Typo suggestions are computed for this many unknown keys at most: each costs a comparison with every sibling,
+/// and a hostile file may have a million unknown keys.
+const MAX_SUGGESTIONS: usize = 1000;
 /// Key segments that mark a value as secret (case-insensitive, anywhere in the segment).
 const SECRET_WORDS: [&str; 4] = ["password", "secret", "token", "key"];
 
@@ -128,7 +131,14 @@ pub fn check_non_standard_bundle(
     let (values, text) = values.unwrap_or((Value::Null, String::new()));
     match &reference.values {
         Some(template_values) => {
-            compare_values(&values, template_values, &KeyPath::root(), &mut findings)
+            let mut suggestions_left = MAX_SUGGESTIONS;
+            compare_values(
+                &values,
+                template_values,
+                &KeyPath::root(),
+                &mut suggestions_left,
+                &mut findings,
+            );
         }
         None => findings.push(missing_file(
             &bundle.file_name,
@@ -155,7 +165,13 @@ pub fn check_non_standard_bundle(
 }
 
 /// `values-unknown-key` and `values-type-conflict` for values against the template's values.
-fn compare_values(values: &Value, template: &Value, path: &KeyPath, findings: &mut Vec<Finding>) {
+fn compare_values(
+    values: &Value,
+    template: &Value,
+    path: &KeyPath,
+    suggestions_left: &mut usize,
+    findings: &mut Vec<Finding>,
+) {
     if is_free_form(template) || matches!(values, Value::Null) {
         return;
     }
@@ -164,8 +180,12 @@ fn compare_values(values: &Value, template: &Value, path: &KeyPath, findings: &m
             for (key, value) in values {
                 let child = path.key(key);
                 match template.get(key) {
-                    Some(template_value) => compare_values(value, template_value, &child, findings),
-                    None => findings.push(unknown_key(&child, key, template, path)),
+                    Some(template_value) => compare_values(value, template_value, &child, suggestions_left, findings),
+                    None => {
+                        let suggest = *suggestions_left > 0;
+                        *suggestions_left = suggestions_left.saturating_sub(1);
+                        findings.push(unknown_key(&child, key, template, path, suggest));
+                    }
                 }
             }
         }
@@ -200,9 +220,12 @@ fn unknown_key(
     key: &str,
     siblings: &BTreeMap<String, Value>,
     parent: &KeyPath,
+    suggest: bool,
 ) -> Finding {
-    let suggestion =
-        closest(key, siblings.keys().map(String::as_str)).map(|near| parent.key(near).to_string());
+    let suggestion = suggest
+        .then(|| closest(key, siblings.keys().map(String::as_str)))
+        .flatten()
+        .map(|near| parent.key(near).to_string());
     let message = match &suggestion {
         Some(near) => {
             format!("{VALUES_FILE}: `{child}` is not in the template; did you mean `{near}`?")

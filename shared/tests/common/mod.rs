@@ -59,6 +59,7 @@ macro_rules! all_cases {
             non_standard_type_conflicts,
             non_standard_free_form_places_accept_anything,
             non_standard_overlays,
+            non_standard_many_unknown_keys_are_bounded,
             non_standard_missing_files,
             non_standard_against_own_template_when_package_is_yaml_only,
             online_difference_lists_paths_and_masks_secrets,
@@ -764,6 +765,32 @@ pub fn non_standard_free_form_places_accept_anything() {
     assert_eq!(unknown, ["gateway.resources.limits.gpu"], "{report:#?}");
     // Lists are whole values: a longer list of hosts is compatible.
     assert_eq!(report.with_code("values-type-conflict").count(), 0);
+}
+
+pub fn non_standard_many_unknown_keys_are_bounded() {
+    // 17,576 near-typos of `gateway` (`gatewayaaa` to `gatewayzzz`, three edits each): every one reported, the
+    // first 1,000 with a suggestion and the rest without (each suggestion compares with every sibling, so their
+    // number is capped).
+    let mut values = GOOD_VALUES.to_string();
+    for a in 'a'..='z' {
+        for b in 'a'..='z' {
+            for c in 'a'..='z' {
+                values.push_str(&format!("gateway{a}{b}{c}: 1\n"));
+            }
+        }
+    }
+    let bytes = bundle_zip(&values, &template_files(), &[]);
+    let (report, _) = check_non_standard_config(
+        &zip_package("V5.1.2.04"),
+        "bundle.zip",
+        &bytes,
+        None,
+        &limits(),
+    );
+    let unknown: Vec<&Finding> = report.with_code("values-unknown-key").collect();
+    assert_eq!(unknown.len(), 17_576);
+    let suggested = unknown.iter().filter(|f| f.details.is_some()).count();
+    assert_eq!(suggested, 1000);
 }
 
 pub fn non_standard_overlays() {
