@@ -62,8 +62,8 @@ fn Shell() -> impl IntoView {
         <header class="topbar">
             <A href="/" attr:class="brand">"Upgrade Manager"</A>
             <nav>
-                <A href="/">"Upgrade Records"</A>
-                <A href="/upgrade">"Upgrade"</A>
+                <A href="/" attr:id="nav-records">"Upgrade Records"</A>
+                <A href="/upgrade" attr:id="nav-upgrade">"Upgrade"</A>
             </nav>
             <div class="who">
                 <span id="current-user">

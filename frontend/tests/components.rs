@@ -92,23 +92,23 @@ async fn view_details_lists_the_missing_items_of_a_demo_file() {
     let host = mount(move || view! { <ReportView report /> });
     settle().await;
     assert!(
-        text(&host, "#report-summary")
+        text(&host, ".report-summary")
             .unwrap_or_default()
             .contains("error")
     );
     assert!(
-        text(&host, "#missing-items").is_none(),
+        text(&host, ".missing-items").is_none(),
         "details stay folded until asked for"
     );
     let button: web_sys::HtmlElement = host
-        .query_selector("#view-details")
+        .query_selector(".view-details")
         .ok()
         .flatten()
         .expect("View Details")
         .unchecked_into();
     button.click();
     settle().await;
-    let table = text(&host, "#missing-items").expect("the missing items table");
+    let table = text(&host, ".missing-items").expect("the missing items table");
     for key in &missing {
         assert!(table.contains(key.as_str()), "{key} listed in {table}");
     }
@@ -147,13 +147,13 @@ async fn a_changed_template_is_checked_in_slices_and_asks_for_confirmation() {
         move || view! { <ReportView report version_digest=digest mismatch_confirmed=Some(confirmed) /> },
     );
     settle().await;
-    let comparison = text(&host, "#template-comparison").expect("the comparison");
+    let comparison = text(&host, ".template-comparison").expect("the comparison");
     assert!(
         comparison.contains(&expected),
         "the version's digest {expected} is shown: {comparison}"
     );
     let checkbox: web_sys::HtmlElement = host
-        .query_selector("#confirm-mismatch")
+        .query_selector(".confirm-mismatch")
         .ok()
         .flatten()
         .expect("the confirmation")
@@ -181,7 +181,7 @@ async fn an_incompatible_bundle_is_blocked_with_each_problem_listed() {
     assert!(!report.ok);
     let host = mount(move || view! { <ReportView report /> });
     settle().await;
-    let problems = text(&host, "#compatibility-problems").expect("the problems panel");
+    let problems = text(&host, ".compatibility-problems").expect("the problems panel");
     assert!(problems.contains("Blocked"), "{problems}");
 }
 

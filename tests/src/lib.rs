@@ -1,1 +1,357 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: a real agent running the demo product, chromedriver, and a headless
+//! Chromium driven through WebDriver (fantoccini).
+//!
+//! The tests run only with `E2E=1` (the lead's `scripts/test.sh` sets it after building the console); otherwise
+//! each one prints that it was skipped. They need `frontend/dist` (`trunk build --offline`), the agent and the
+//! demo binaries (`cargo build -p agent -p demo --bins`), `/usr/bin/chromium` and `/usr/bin/chromedriver`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The admin password the tests start the agent with.
+pub const ADMIN_PASSWORD: &str = "e2e-Admin-password-1";
+
+/// Whether end-to-end tests should run; prints why not when they should not.
+pub fn enabled(test: &str) -> bool {
+    let on = std::env::var("E2E").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "SKIPPED {test}: end-to-end browser tests run only with E2E=1 (see tests/src/lib.rs)"
+        );
+    }
+    on
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A file of the demo product, e.g. `demo/versions/V5.1.2.04.zip`.
+pub fn demo_file(relative: &str) -> String {
+    root().join(relative).display().to_string()
+}
+
+/// A running agent with the demo product and a browser pointed at its console.
+pub struct Console {
+    /// The WebDriver session.
+    pub client: Client,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    processes: Processes,
+    data: tempfile::TempDir,
+}
+
+/// The agent and chromedriver, ended when the test ends however it ends.
+struct Processes {
+    agent: Child,
+    driver: Option<Child>,
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+        if let Some(driver) = &mut self.driver {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+}
+
+impl Console {
+    /// Starts the agent (fresh data directory, demo product at V5.1.2.02), chromedriver and Chromium.
+    pub async fn start() -> Result<Console> {
+        let root = root();
+        let dist = root.join("frontend/dist/index.html");
+        if !dist.is_file() {
+            bail!(
+                "{} is missing: build the console first with `trunk build --offline`",
+                dist.display()
+            );
+        }
+        let agent_bin = root.join("target/debug/agent");
+        if !agent_bin.is_file() || !root.join("target/debug/demo-app").is_file() {
+            bail!(
+                "the agent or demo-app binary is missing: run `cargo build -p agent -p demo --bins`"
+            );
+        }
+        let data = tempfile::tempdir().context("creating a data directory")?;
+        let port = free_port()?;
+        let base_port = free_port_range(8)?;
+        let log = std::fs::File::create(data.path().join("agent.log"))
+            .context("creating the agent's log")?;
+        let agent = Command::new(&agent_bin)
+            .current_dir(&root)
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data.path().join("agent"))
+            .arg("--console-dir")
+            .arg(root.join("frontend/dist"))
+            .args(["--base-port", &base_port.to_string()])
+            .args(["--admin-password", ADMIN_PASSWORD])
+            .arg("--bootstrap-package")
+            .arg(root.join("demo/versions/V5.1.2.02.zip"))
+            .arg("--bootstrap-values")
+            .arg(root.join("demo/config/values-V5.1.2.02.yaml"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting the agent")?;
+        let mut processes = Processes {
+            agent,
+            driver: None,
+        };
+        let driver_port = free_port()?;
+        processes.driver = Some(
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={driver_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting /usr/bin/chromedriver")?,
+        );
+        wait_http(
+            &format!("http://127.0.0.1:{driver_port}/status"),
+            Duration::from_secs(20),
+        )
+        .await?;
+        let profile = data.path().join("chromium");
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1366,850",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            bail!("capabilities are an object")
+        };
+        let client = ClientBuilder::rustls()
+            .context("setting up TLS for the WebDriver client")?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .context("opening a Chromium session through chromedriver")?;
+        let mut console = Console {
+            client,
+            base: format!("http://127.0.0.1:{port}"),
+            processes,
+            data,
+        };
+        console.wait_ready().await?;
+        Ok(console)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.processes.agent.try_wait()? {
+                bail!(
+                    "the agent exited ({status}); its log:\n{}",
+                    self.agent_log()
+                );
+            }
+            if reqwest::get(format!("{}/healthz", self.base))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the agent did not answer /healthz within 60 s; its log:\n{}",
+                    self.agent_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The agent's output so far, for failure messages.
+    pub fn agent_log(&self) -> String {
+        let text = std::fs::read_to_string(self.data.path().join("agent.log")).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(60).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Opens a console page, e.g. `/opsconsole/v2/upgrade`.
+    pub async fn open(&self, path: &str) -> Result<()> {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .with_context(|| format!("opening {path}"))
+    }
+
+    /// Logs on as admin from the logon page.
+    pub async fn log_on(&self) -> Result<()> {
+        self.type_into("#username", "admin").await?;
+        self.type_into("#password", ADMIN_PASSWORD).await?;
+        self.click("#log-on").await
+    }
+
+    /// Waits for an element.
+    pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("waiting for {css}"))
+    }
+
+    /// Clicks an element once it is there.
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.find(css)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {css}"))
+    }
+
+    /// Types into an input.
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        self.find(css)
+            .await?
+            .send_keys(text)
+            .await
+            .with_context(|| format!("typing into {css}"))
+    }
+
+    /// Picks a file in a file input.
+    pub async fn upload(&self, css: &str, path: &str) -> Result<()> {
+        self.find(css)
+            .await?
+            .send_keys(path)
+            .await
+            .with_context(|| format!("uploading {path} with {css}"))
+    }
+
+    /// Waits until the text of `css` contains `wanted`; returns the text.
+    pub async fn wait_text(&self, css: &str, wanted: &str, within: Duration) -> Result<String> {
+        self.wait_text_any(css, &[wanted], within).await
+    }
+
+    /// Waits until the text of `css` contains one of `wanted`; returns the text.
+    pub async fn wait_text_any(
+        &self,
+        css: &str,
+        wanted: &[&str],
+        within: Duration,
+    ) -> Result<String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if wanted.iter().any(|w| last.contains(w)) {
+                    return Ok(last);
+                }
+            }
+            if Instant::now() > deadline {
+                self.screenshot("failure").await;
+                bail!("`{css}` did not show {wanted:?} within {within:?}; it shows {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until a button is enabled.
+    pub async fn wait_enabled(&self, css: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.enabled(css).await? {
+            if Instant::now() > deadline {
+                let blockers = match self.client.find(Locator::Css("#blockers")).await {
+                    Ok(el) => el.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                self.screenshot("failure").await;
+                bail!("`{css}` stayed disabled; still missing: {blockers}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Whether a button is enabled now.
+    pub async fn enabled(&self, css: &str) -> Result<bool> {
+        Ok(self.find(css).await?.is_enabled().await?)
+    }
+
+    /// The current path and query.
+    pub async fn path(&self) -> Result<String> {
+        let url = self.client.current_url().await?;
+        Ok(format!(
+            "{}{}",
+            url.path(),
+            url.query().map(|q| format!("?{q}")).unwrap_or_default()
+        ))
+    }
+
+    /// Saves a screenshot to `target/e2e-screenshots/<name>.png` for a person to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let dir = root().join("target/e2e-screenshots");
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+    }
+
+    /// Ends the browser session, then the processes.
+    pub async fn close(self) {
+        let Console {
+            client,
+            processes,
+            data,
+            ..
+        } = self;
+        let _ = client.close().await;
+        drop(processes);
+        drop(data);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A first port such that it and the next `count - 1` ports are free now.
+fn free_port_range(count: u16) -> Result<u16> {
+    for _ in 0..50 {
+        let first = free_port()?;
+        if first > u16::MAX - count {
+            continue;
+        }
+        let listeners: Vec<_> = (first..first + count)
+            .map(|p| TcpListener::bind(("127.0.0.1", p)))
+            .collect();
+        if listeners.iter().all(Result::is_ok) {
+            return Ok(first);
+        }
+    }
+    bail!("no range of {count} free ports found")
+}
+
+async fn wait_http(url: &str, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{url} did not answer within {within:?}")
+}

@@ -51,11 +51,11 @@ pub fn ReportView(
     let missing_count = missing.len();
     view! {
         <section class="report" aria-live="polite">
-            <p class=summary_class id="report-summary">{summary}</p>
+            <p class=summary_class>{summary}</p>
             {report.template_digest.clone().map(|d| view! {
-                <p class="muted">"Template digest of this file: " <code id="file-digest">{d}</code></p>
+                <p class="muted">"Template digest of this file: " <code class="file-digest">{d}</code></p>
             })}
-            <ul class="findings" id="findings">
+            <ul class="findings">
                 {findings::by_severity(&report)
                     .into_iter()
                     .map(|f| {
@@ -79,13 +79,13 @@ pub fn ReportView(
             </ul>
             {(missing_count > 0).then(|| view! {
                 <div class="panel">
-                    <button class="btn" id="view-details" aria-expanded=move || show_details.get().to_string()
+                    <button class="btn view-details" aria-expanded=move || show_details.get().to_string()
                         on:click=move |_| show_details.update(|s| *s = !*s)>
                         {move || if show_details.get() { "Hide Details" } else { "View Details" }}
                         {format!(" ({missing_count} missing configuration item{})", if missing_count == 1 { "" } else { "s" })}
                     </button>
                     <Show when=move || show_details.get()>
-                        <table class="table" id="missing-items">
+                        <table class="table missing-items">
                             <thead><tr><th>"Key"</th><th>"Expected type"</th><th>"Description"</th></tr></thead>
                             <tbody>
                                 {missing.clone().into_iter().map(|m| view! {
@@ -99,11 +99,11 @@ pub fn ReportView(
             {comparison.map(|c| {
                 let needs = c.needs_confirmation;
                 view! {
-                    <div class="panel panel-warning" id="template-comparison">
+                    <div class="panel panel-warning template-comparison">
                         <h3>"Template differs from the version's template"</h3>
                         <dl class="digests">
-                            <dt>"Version template MD5"</dt><dd><code id="expected-digest">{c.expected.unwrap_or_else(|| "unknown".into())}</code></dd>
-                            <dt>"Bundle template MD5"</dt><dd><code id="actual-digest">{c.actual.unwrap_or_else(|| "unknown".into())}</code></dd>
+                            <dt>"Version template MD5"</dt><dd><code class="expected-digest">{c.expected.unwrap_or_else(|| "unknown".into())}</code></dd>
+                            <dt>"Bundle template MD5"</dt><dd><code class="actual-digest">{c.actual.unwrap_or_else(|| "unknown".into())}</code></dd>
                         </dl>
                         <FileList title="Changed" files=c.changed />
                         <FileList title="Added" files=c.added />
@@ -112,7 +112,7 @@ pub fn ReportView(
                             let confirmed = mismatch_confirmed.unwrap_or_else(|| RwSignal::new(false));
                             view! {
                                 <label class="check">
-                                    <input type="checkbox" id="confirm-mismatch"
+                                    <input type="checkbox" class="confirm-mismatch"
                                         prop:checked=move || confirmed.get()
                                         on:change=move |ev| confirmed.set(event_target_checked(&ev)) />
                                     " I have reviewed these template differences and want to upgrade with this bundle."
@@ -123,7 +123,7 @@ pub fn ReportView(
                 }
             })}
             {(!problems.is_empty()).then(|| view! {
-                <div class="panel panel-error" id="compatibility-problems">
+                <div class="panel panel-error compatibility-problems">
                     <h3>"Blocked: the configuration does not fit the template"</h3>
                     <ul>
                         {problems.into_iter().map(|f| view! {
@@ -136,7 +136,7 @@ pub fn ReportView(
                 </div>
             })}
             {(!diff.is_empty()).then(|| view! {
-                <div class="panel" id="online-difference">
+                <div class="panel online-difference">
                     <h3>"Differences from the values running now"</h3>
                     <p class="muted">"The upgrade will use the uploaded values. Secret values are masked."</p>
                     <table class="table diff">

@@ -237,7 +237,7 @@ pub fn UpgradePage() -> impl IntoView {
                         let lim = current_limits();
                         spawn_local(upload_version(file, lim, package_check, versions_refresh, target));
                     } />
-                <CheckStatus check=package_check />
+                <div id="version-check"><CheckStatus check=package_check /></div>
             </details>
         </section>
 
@@ -282,7 +282,7 @@ pub fn UpgradePage() -> impl IntoView {
                 let digest = target.get().and_then(|t| {
                     versions.get().and_then(|v| v.ok()).and_then(|list| list.into_iter().find(|v| v.version == t)).and_then(|v| v.template_digest)
                 });
-                view! { <CheckStatus check=config_check version_digest=digest mismatch_confirmed=Some(mismatch_confirmed) /> }
+                view! { <div id="config-check"><CheckStatus check=config_check version_digest=digest mismatch_confirmed=Some(mismatch_confirmed) /></div> }
             }}
         </section>
 
@@ -357,7 +357,7 @@ fn TargetPicker(list: Vec<VersionInfo>, target: RwSignal<Option<String>>) -> imp
         .into_any();
     }
     view! {
-        <label for="target-version">"Upgrade to "</label>
+        <label for="target-version" class="field-label">"Upgrade to"</label>
         <select id="target-version" on:change=move |ev| {
             let v = event_target_value(&ev);
             target.set((!v.is_empty()).then_some(v));
@@ -395,7 +395,7 @@ fn CheckStatus(
         }
         .into_any(),
         Check::Done { report, note } => view! {
-            {note.map(|n| view! { <p class=if report.ok { "sev-success" } else { "sev-error" } id="check-note">{n}</p> })}
+            {note.map(|n| view! { <p class=if report.ok { "check-note sev-success" } else { "check-note sev-error" }>{n}</p> })}
             <ReportView report version_digest=version_digest.clone() mismatch_confirmed />
         }
         .into_any(),
