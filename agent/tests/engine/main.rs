@@ -624,3 +624,56 @@ async fn benchmark_rolling_upgrade() {
     );
     cluster.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_shows_as_failed() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
+    let table = cluster.config.data_dir.join("platform/replicas.json");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(table).unwrap()).unwrap();
+    let victim = table["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app"] == "dataservice")
+        .unwrap()
+        .clone();
+    let pid = nix::unistd::Pid::from_raw(victim["pid"].as_i64().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let apps = cluster.engine.applications();
+        let replica = apps[1]
+            .replicas
+            .iter()
+            .find(|r| r.id == victim["id"])
+            .cloned();
+        if replica
+            .as_ref()
+            .is_some_and(|r| r.state == "failed" && !r.ready)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the kill was not noticed: {replica:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The other two DataService replicas take every request.
+    let load = Load::start(ds, web, RATE);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let load = load.finish().await;
+    assert!(load.requests > 200);
+    assert!(
+        load.failures.is_empty(),
+        "failed requests: {:?}",
+        &load.failures[..load.failures.len().min(10)]
+    );
+    cluster.engine.shutdown().await;
+    assert!(marked_processes(&cluster.platform_dir()).is_empty());
+}
