@@ -5,9 +5,11 @@
 //! - size: at most `max_yaml_bytes`, checked before parsing;
 //! - nesting: at most `max_yaml_depth` containers deep, counted by the builder (serde_norway also stops at 128 on
 //!   its own, reported the same way);
-//! - alias expansion: each node built costs 1 plus its scalar's length, and a document may cost at most
-//!   `max(4 × its size, 1 MiB)`. Without aliases a document costs less than twice its size, so only expansion
-//!   (a "billion laughs") reaches the bound, and it fails after building at most that much;
+//! - alias expansion: each node built costs [`NODE_COST`] plus its scalar's length (roughly the memory it takes),
+//!   and a document may cost at most `max(20 × its size, 4 MiB)`. Without aliases a document costs at most about
+//!   17 × its size (`{a,b,c}`: 2 bytes per key for a key and a null), so only expansion (a "billion laughs", or one
+//!   big anchor used many times) reaches the bound, and it fails having built no more than a file without aliases
+//!   of the largest allowed size could;
 //! - duplicate keys are reported at the duplicate's line, which a `BTreeMap` alone would silently merge.
 //!
 //! Mapping keys are kept as text (`1: a` has the key `"1"`), maps are sorted by key, and YAML merge keys (`<<`) are
@@ -259,6 +261,9 @@ enum Failure {
     TooLarge,
 }
 
+/// What one node costs besides its scalar's bytes: about the memory a [`Value`] takes.
+pub const NODE_COST: u64 = 16;
+
 /// What building the value may still cost, and why it stopped.
 struct Budget {
     remaining: Cell<u64>,
@@ -269,14 +274,14 @@ struct Budget {
 impl Budget {
     fn new(input_len: usize, limits: &Limits) -> Budget {
         Budget {
-            remaining: Cell::new((input_len as u64).saturating_mul(4).max(1 << 20)),
+            remaining: Cell::new((input_len as u64).saturating_mul(20).max(4 << 20)),
             max_depth: limits.max_yaml_depth,
             failure: Cell::new(None),
         }
     }
 
     fn charge<E: serde::de::Error>(&self, scalar_len: usize) -> Result<(), E> {
-        let cost = scalar_len as u64 + 1;
+        let cost = scalar_len as u64 + NODE_COST;
         match self.remaining.get().checked_sub(cost) {
             Some(left) => {
                 self.remaining.set(left);

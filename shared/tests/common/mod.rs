@@ -82,6 +82,7 @@ macro_rules! all_cases {
             zip_scan_in_slices_gives_the_same_bundle,
             yaml_billion_laughs_fails_fast,
             yaml_wide_alias_expansion_is_bounded,
+            yaml_large_documents_without_aliases_pass,
             yaml_deep_nesting_is_too_complex,
             yaml_syntax_error_has_line_and_column,
             yaml_duplicate_key_has_line,
@@ -1321,6 +1322,21 @@ pub fn yaml_wide_alias_expansion_is_bounded() {
     }
     let finding = yaml_rejected(text.as_bytes(), "yaml-too-complex");
     assert!(finding.message.contains("aliases"), "{}", finding.message);
+}
+
+pub fn yaml_large_documents_without_aliases_pass() {
+    // The densest YAML there is (a null per two bytes, a key and a null per few bytes) stays within the expansion
+    // bound: only aliases reach it.
+    let mut text = format!("a: [{}]\n", vec!["~"; 500_000].join(","));
+    let keys: Vec<String> = (0..100_000).map(|i| format!("k{i}")).collect();
+    text.push_str(&format!("b: {{{}}}\n", keys.join(",")));
+    let value =
+        shared::yaml::parse_mapping("values.yaml", text.as_bytes(), &limits()).expect("parses");
+    let b = value
+        .get(&KeyPath::parse("b").unwrap())
+        .and_then(|b| b.as_map())
+        .expect("a map");
+    assert_eq!(b.len(), 100_000);
 }
 
 pub fn yaml_deep_nesting_is_too_complex() {
