@@ -83,7 +83,11 @@ impl LocalPlatform {
             path: dir.display().to_string(),
             source,
         })?;
-        let table = ReplicaTable::load(&dir)?;
+        let mut table = ReplicaTable::load(&dir)?;
+        if table.base_port != base_port {
+            table.base_port = base_port;
+            table.ports.clear();
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
@@ -481,7 +485,9 @@ impl Platform for LocalPlatform {
         let mut adoption = Adoption::default();
         let records = {
             let mut inner = shared.lock();
+            let ports = (inner.table.base_port, inner.table.ports.clone());
             inner.table = ReplicaTable::load(&shared.dir)?;
+            (inner.table.base_port, inner.table.ports) = ports;
             inner.table.replicas.clone()
         };
         let mut keep = Vec::new();

@@ -36,7 +36,10 @@ pub struct ReplicaRecord {
 pub struct ReplicaTable {
     /// The number the next replica id gets.
     pub next_number: u64,
-    /// Application name → stable port, kept for the life of the data dir.
+    /// The base port the stable ports were given from; another base gives them anew.
+    #[serde(default)]
+    pub base_port: u16,
+    /// Application name → stable port, kept while the base port stays the same.
     pub ports: BTreeMap<String, u16>,
     /// The replicas, in start order.
     pub replicas: Vec<ReplicaRecord>,
