@@ -68,21 +68,24 @@ pub async fn configuration(
     }
 }
 
-/// The zero-downtime decision from the running version's manifest to the target's.
-pub fn zero_downtime(
-    current: &Manifest,
-    target: &Manifest,
-) -> Result<ZeroDowntimeDecision, Finding> {
-    let as_package = |m: &Manifest| {
-        Version::parse(&m.version)
-            .map(|version| VersionPackage {
-                manifest: m.clone(),
-                version,
-                template: None,
-            })
-            .map_err(|e| Finding::error("manifest-invalid", e.to_string()))
+/// The zero-downtime decision from the running version's manifest to the target's. A target that is no upgrade
+/// at all (`target-not-newer`) allows no rolling upgrade either, with that reason.
+pub fn zero_downtime(current: &Manifest, target: &Manifest) -> ZeroDowntimeDecision {
+    let refuse = |finding: Finding| ZeroDowntimeDecision {
+        allowed: false,
+        reasons: vec![finding],
     };
-    shared::compat::zero_downtime(&as_package(current)?, &as_package(target)?)
+    let as_package = |m: &Manifest| {
+        Version::parse(&m.version).map(|version| VersionPackage {
+            manifest: m.clone(),
+            version,
+            template: None,
+        })
+    };
+    match (as_package(current), as_package(target)) {
+        (Ok(c), Ok(t)) => shared::compat::zero_downtime(&c, &t).unwrap_or_else(refuse),
+        (Err(e), _) | (_, Err(e)) => refuse(Finding::error("manifest-invalid", e.to_string())),
+    }
 }
 
 /// Extracts a ZIP slice by slice, yielding to the browser in between.

@@ -82,12 +82,7 @@ pub fn UpgradePage() -> impl IntoView {
             }
             match answer {
                 Ok((c, t)) => {
-                    // Not newer at all: no mode is possible; the reason shows with the mode choice.
-                    let d =
-                        checks::zero_downtime(&c, &t).unwrap_or_else(|f| ZeroDowntimeDecision {
-                            allowed: false,
-                            reasons: vec![f],
-                        });
+                    let d = checks::zero_downtime(&c, &t);
                     mode.set(Some(UpgradeChoices::default_mode(&d)));
                     decision.set(Some(d));
                 }
