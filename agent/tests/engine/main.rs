@@ -677,3 +677,43 @@ async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_shows_as_failed(
     cluster.engine.shutdown().await;
     assert!(marked_processes(&cluster.platform_dir()).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stray_replica_missing_from_the_table_is_stopped_at_start() {
+    let cluster = Cluster::new();
+    let platform_dir = cluster.platform_dir();
+    let values = repo().join("demo/config/values-V5.1.2.02.yaml");
+    // As if the agent had been killed between starting a replica and writing the table.
+    let mut stray = std::process::Command::new(bin_dir().join("demo-app"))
+        .args(["--role", "dataservice"])
+        .env("DEMO_PORT", free_base_port().to_string())
+        .env("DEMO_VALUES", &values)
+        .env("DEMO_STATE_DIR", platform_dir.join("state"))
+        .env("UPGRADE_AGENT_HOME", &platform_dir)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !marked_processes(&platform_dir).contains(&stray.id()) {
+        assert!(Instant::now() < deadline, "the stray process did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cluster
+        .engine
+        .start(&deployment("V5.1.2.02", "values-V5.1.2.02.yaml"))
+        .await
+        .unwrap();
+    // Stopped gracefully (SIGTERM: it drains and exits 0) by the start's adoption.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = stray.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the stray replica still runs");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let running = marked_processes(&platform_dir);
+    assert_eq!(running.len(), 7, "{running:?}");
+    assert!(!running.contains(&stray.id()));
+    cluster.engine.shutdown().await;
+}
