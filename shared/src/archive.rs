@@ -241,6 +241,8 @@ impl<'a> ZipScan<'a> {
                 ));
             }
             check_safe_name(file_name, name, &entry)?;
+            let normalized = normalize(name);
+            let name = &normalized;
             let ignored = is_ignored(name);
             let method = match entry.method {
                 0 => Method::Stored,
@@ -762,6 +764,20 @@ fn check_safe_name(file_name: &str, name: &str, entry: &CentralEntry) -> Result<
         return Err(unsafe_entry("is a symbolic link"));
     }
     Ok(())
+}
+
+/// `./a//b` → `a/b` (a directory keeps its trailing `/`), so that one path has one name.
+fn normalize(name: &str) -> String {
+    let mut normalized = name
+        .split('/')
+        .filter(|segment| !segment.is_empty() && *segment != ".")
+        .collect::<Vec<_>>()
+        .join("/");
+    // A directory, or a name of only `.` and `/`, which holds no file.
+    if name.ends_with('/') || normalized.is_empty() {
+        normalized.push('/');
+    }
+    normalized
 }
 
 /// Entries that archivers add and nobody means: macOS resource forks and Finder files.

@@ -1075,6 +1075,12 @@ pub fn zip_duplicate_entry_is_refused() {
         .file("overlay\\a.yaml", b"a: 2\n")
         .build();
     assert_zip_rejected(&bytes, &limits(), "zip-duplicate-entry", "overlay/a.yaml");
+    // And once as `./values.yaml`.
+    let bytes = Zip::new()
+        .file("values.yaml", b"a: 1\n")
+        .file("./values.yaml", b"a: 2\n")
+        .build();
+    assert_zip_rejected(&bytes, &limits(), "zip-duplicate-entry", "`values.yaml`");
 }
 
 pub fn zip_unsafe_entries_are_refused() {
@@ -1208,11 +1214,16 @@ pub fn zip_ignores_macos_files_and_directories() {
         .file("__MACOSX/._values.yaml", b"\x00\x05\x16\x07resource fork")
         .file(".DS_Store", b"Bud1")
         .file("product/.DS_Store", b"Bud1")
+        .entry(Entry::stored("./", b""))
+        .file("./product//dataphin/./Chart.yaml", b"name: x\n")
         .build();
     let bundle = ZipScan::open("config.zip", &bytes, &limits())
         .and_then(ZipScan::finish)
         .expect("a bundle");
-    assert_eq!(bundle.entries.keys().collect::<Vec<_>>(), ["values.yaml"]);
+    assert_eq!(
+        bundle.entries.keys().collect::<Vec<_>>(),
+        ["product/dataphin/Chart.yaml", "values.yaml"]
+    );
     let (report, _) =
         check_standard_config(&zip_package("V5.1.2.04"), "config.zip", &bytes, &limits());
     assert!(report.ok && report.findings.is_empty(), "{report:#?}");
