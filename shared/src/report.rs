@@ -119,22 +119,14 @@ impl Finding {
 }
 
 impl std::fmt::Display for Finding {
-    /// `error[code] file:line:column: message`, the form of the readable summary.
+    /// `error[code]: message`, the form of the readable summary (messages name their file, line and column).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let severity = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        write!(f, "{severity}[{}]", self.code)?;
-        if let Some(file) = &self.file {
-            write!(f, " {file}")?;
-            if let (Some(line), Some(column)) = (self.line, self.column) {
-                write!(f, ":{line}:{column}")?;
-            }
-            f.write_str(":")?;
-        }
-        write!(f, " {}", self.message)
+        write!(f, "{severity}[{}]: {}", self.code, self.message)
     }
 }
 
@@ -160,5 +152,31 @@ impl Report {
         self.findings
             .iter()
             .filter(move |finding| finding.code == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_come_first_and_decide_ok() {
+        let warning = Finding::warning("online-config-differs", "w");
+        let error = Finding::error("missing-config-item", "e");
+        let report = Report::new(vec![warning.clone(), error.clone()], None);
+        assert!(!report.ok);
+        assert_eq!(report.findings, vec![error, warning.clone()]);
+        assert!(Report::new(vec![warning], None).ok);
+    }
+
+    #[test]
+    fn display_is_severity_code_and_message() {
+        let finding = Finding::error("yaml-syntax", "values.yaml line 3, column 5: bad")
+            .in_file("values.yaml")
+            .at(3, 5);
+        assert_eq!(
+            finding.to_string(),
+            "error[yaml-syntax]: values.yaml line 3, column 5: bad"
+        );
     }
 }
