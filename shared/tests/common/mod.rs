@@ -63,6 +63,7 @@ macro_rules! all_cases {
             non_standard_missing_files,
             non_standard_against_own_template_when_package_is_yaml_only,
             online_difference_lists_paths_and_masks_secrets,
+            online_values_that_do_not_parse_are_a_warning,
             zero_downtime_allowed_within_a_release,
             zero_downtime_reasons_each_reported,
             zero_downtime_refuses_a_target_not_newer,
@@ -949,6 +950,26 @@ labels:
         &limits(),
     );
     assert!(report.findings.is_empty(), "{report:#?}");
+}
+
+pub fn online_values_that_do_not_parse_are_a_warning() {
+    let bytes = bundle_zip(GOOD_VALUES, &template_files(), &[]);
+    let (report, text) = check_non_standard_config(
+        &zip_package("V5.1.2.04"),
+        "bundle.zip",
+        &bytes,
+        Some("a: [1\n"),
+        &limits(),
+    );
+    assert!(
+        report.ok,
+        "the running system's file does not block: {report:#?}"
+    );
+    assert_eq!(text.as_deref(), Some(GOOD_VALUES));
+    let finding = only(&report, "yaml-syntax");
+    assert_eq!(finding.severity, Severity::Warning);
+    assert_eq!(finding.file.as_deref(), Some("values running now"));
+    assert!(finding.message.contains("not shown"), "{}", finding.message);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
