@@ -66,14 +66,23 @@ pub async fn handle(
             json!({"app": s.app, "version": s.version, "replica": s.replica, "greeting": s.greeting}),
         ),
         (Method::GET, "/api/query", Role::Dataservice) => {
-            let q = req
-                .uri()
-                .query()
-                .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("q=")))
-                .unwrap_or("");
+            let param = |name: &str| {
+                req.uri()
+                    .query()
+                    .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix(name)))
+                    .map(str::to_string)
+            };
+            let q = param("q=").unwrap_or_default();
+            // A slow query, for watching a drain wait for it: `delayMillis`, at most 10 s.
+            let delay = param("delayMillis=")
+                .and_then(|d| d.parse::<u64>().ok())
+                .unwrap_or(0);
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay.min(10_000))).await;
+            }
             reply(
                 StatusCode::OK,
-                json!({"result": format!("{} rows match '{q}'", q.len()), "version": s.version}),
+                json!({"result": format!("{} rows match '{q}'", q.len()), "version": s.version, "replica": s.replica}),
             )
         }
         (Method::POST, "/api/jobs", Role::Dataservice) => match json_body(req).await {

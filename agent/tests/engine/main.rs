@@ -717,3 +717,70 @@ async fn a_stray_replica_missing_from_the_table_is_stopped_at_start() {
     assert!(!running.contains(&stray.id()));
     cluster.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_requests_in_flight_finish_while_their_replicas_drain() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let ds = cluster.address("dataservice");
+    // One slow query on each DataService replica (round robin), in flight when the upgrade drains them.
+    let slow: Vec<_> = (0..3)
+        .map(|i| {
+            let url = format!("{ds}/api/query?q=slow{i}&delayMillis=6000");
+            tokio::spawn(async move {
+                let answer = reqwest::get(url).await.map_err(|e| e.to_string())?;
+                let status = answer.status();
+                let body: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((status, body))
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        8,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        RunOutcome::Succeeded,
+        "log:\n{}",
+        events.log_text()
+    );
+    let mut replicas = Vec::new();
+    for call in slow {
+        let (status, body) = call.await.unwrap().expect("the slow query was answered");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["version"], "V5.1.2.02");
+        replicas.push(body["replica"].as_str().unwrap_or_default().to_string());
+    }
+    replicas.sort();
+    replicas.dedup();
+    assert_eq!(
+        replicas.len(),
+        3,
+        "one slow query per replica: {replicas:?}"
+    );
+    {
+        let recorded = events.snapshot();
+        let first_drain = recorded
+            .steps
+            .iter()
+            .find(|s| s.app == "dataservice" && s.action == "drain")
+            .and_then(|s| s.took)
+            .unwrap();
+        assert!(
+            first_drain > Duration::from_secs(1),
+            "the drain waited for its slow query: {first_drain:?}"
+        );
+    }
+    cluster.engine.shutdown().await;
+}
