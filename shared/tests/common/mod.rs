@@ -41,6 +41,8 @@ macro_rules! cases {
 macro_rules! all_cases {
     () => {
         $crate::cases!(
+            versions_compare_by_number_and_print_as_written,
+            key_paths_parse_and_print,
             version_package_yaml_only_lists_template_md5s,
             version_package_zip_carries_its_template,
             template_digest_is_md5sum_of_sorted_md5sum_lines,
@@ -293,6 +295,45 @@ fn assert_zip_rejected(bytes: &[u8], limits: &Limits, code: &str, mentions: &str
     // The same through a check function: the report carries it alone.
     let (report, _) = check_standard_config(&zip_package("V5.1.2.04"), "upload.zip", bytes, limits);
     assert_eq!(codes(&report), [code]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Versions and key paths.
+
+pub fn versions_compare_by_number_and_print_as_written() {
+    let v = |text: &str| Version::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert!(v("V5.1.2.10") > v("V5.1.2.9"));
+    assert!(v("V5.2.0.01") > v("V5.1.2.04"));
+    assert_eq!(v("v5.1.2.04").to_string(), "V5.1.2.04");
+    assert_eq!(
+        serde_json::to_value(v("V5.1.2.04")).unwrap(),
+        json!("V5.1.2.04")
+    );
+    for bad in ["V5.1.2", "5.1.2.04", "V5.1.2.x", "V5.1.2.04.1"] {
+        let error = Version::parse(bad).unwrap_err().to_string();
+        assert!(
+            error.contains(bad) && error.contains("V<major>.<minor>.<patch>.<build>"),
+            "{error}"
+        );
+    }
+}
+
+pub fn key_paths_parse_and_print() {
+    for text in [
+        "dataservice.gateway.hosts[0]",
+        "labels[\"app.kubernetes.io/name\"]",
+        "a[\"q\\\"x\"][2].b",
+    ] {
+        assert_eq!(KeyPath::parse(text).unwrap().to_string(), text);
+    }
+    assert_eq!(
+        KeyPath::root()
+            .key("labels")
+            .key("app.kubernetes.io/name")
+            .to_string(),
+        "labels[\"app.kubernetes.io/name\"]"
+    );
+    assert!(KeyPath::parse("a..b").is_err());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
