@@ -71,7 +71,11 @@ impl Console {
     /// Starts the agent (fresh data directory, demo product at V5.1.2.02), chromedriver and Chromium.
     pub async fn start() -> Result<Console> {
         let root = root();
-        let dist = root.join("frontend/dist/index.html");
+        // E2E_CONSOLE_DIR points at another build, e.g. the release one for measurements.
+        let console_dir = std::env::var_os("E2E_CONSOLE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or(root.join("frontend/dist"));
+        let dist = console_dir.join("index.html");
         if !dist.is_file() {
             bail!(
                 "{} is missing: build the console first with `trunk build --offline`",
@@ -96,7 +100,7 @@ impl Console {
             .arg("--data-dir")
             .arg(data.path().join("agent"))
             .arg("--console-dir")
-            .arg(root.join("frontend/dist"))
+            .arg(&console_dir)
             .args(["--base-port", &base_port.to_string()])
             .args(["--admin-password", ADMIN_PASSWORD])
             .arg("--bootstrap-package")
@@ -179,6 +183,30 @@ impl Console {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// A directory for files a test makes; removed with the console.
+    pub fn scratch(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Runs a script in the page and returns its value.
+    pub async fn script(&self, js: &str) -> Result<serde_json::Value> {
+        self.client
+            .execute(js, Vec::new())
+            .await
+            .with_context(|| format!("running {js}"))
+    }
+
+    /// Scrolls an element into view and saves a screenshot (see [`Console::screenshot`]).
+    pub async fn screenshot_of(&self, css: &str, name: &str) -> Result<()> {
+        let js = format!(
+            "document.querySelector({}).scrollIntoView({{block: 'start'}})",
+            serde_json::json!(css)
+        );
+        self.script(&js).await?;
+        self.screenshot(name).await;
+        Ok(())
     }
 
     /// The agent's output so far, for failure messages.
@@ -354,4 +382,66 @@ async fn wait_http(url: &str, within: Duration) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("{url} did not answer within {within:?}")
+}
+
+/// Writes a ZIP (deflated entries) of `files` to `path`: enough of the format for test bundles.
+pub fn write_zip(path: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in files {
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data)?;
+        let packed = encoder.finish()?;
+        let crc = crc32fast::hash(data);
+        let offset = u32::try_from(out.len()).context("test ZIP over 4 GiB")?;
+        let (csize, usize_) = (u32::try_from(packed.len())?, u32::try_from(data.len())?);
+        let name_len = u16::try_from(name.len())?;
+        let mut header = Vec::new();
+        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        header.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]);
+        for v in [crc, csize, usize_] {
+            header.extend_from_slice(&v.to_le_bytes());
+        }
+        header.extend_from_slice(&name_len.to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&packed);
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]);
+        for v in [crc, csize, usize_] {
+            central.extend_from_slice(&v.to_le_bytes());
+        }
+        central.extend_from_slice(&name_len.to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = u32::try_from(out.len())?;
+    let count = u16::try_from(files.len())?;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(central.len())?.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `len` bytes that do not compress (xorshift), so that a ZIP of them is as large as they are.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }

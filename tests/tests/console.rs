@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use fantoccini::Locator;
-use system_tests::{Console, demo_file, enabled};
+use system_tests::{Console, demo_file, enabled, noise, write_zip};
 
 const SHORT: Duration = Duration::from_secs(20);
 
@@ -12,6 +12,9 @@ const SHORT: Duration = Duration::from_secs(20);
 async fn to_upgrade_page_with_target(console: &Console) -> Result<()> {
     console.open("/opsconsole/v2/upgrade").await?;
     console.find("#username").await?;
+    // Time from navigation start to a usable logon form, for docs/console.md.
+    let usable_ms = console.script("return performance.now()").await?;
+    println!("measured: logon form usable {usable_ms} ms after navigation start");
     assert!(
         console
             .path()
@@ -75,7 +78,9 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
         first.contains('.'),
         "a row shows the item's key path: {first}"
     );
-    console.screenshot("missing-items").await;
+    console
+        .screenshot_of("#config-check", "missing-items")
+        .await?;
     assert!(!console.enabled("#start-upgrade").await?);
 
     // The good one: no errors; zero-downtime is possible and preselected.
@@ -131,6 +136,16 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
         "{records}"
     );
     console.screenshot("records").await;
+
+    // Log off: back on the logon page, and the records are out of reach until logging on again.
+    console.click("#log-off").await?;
+    console.find("#username").await?;
+    console.open("/opsconsole/v2/").await?;
+    console.find("#username").await?;
+    assert!(
+        console.path().await?.starts_with("/opsconsole/v2/login"),
+        "logged off"
+    );
     console.close().await;
     Ok(())
 }
@@ -162,7 +177,9 @@ async fn a_changed_template_needs_confirmation() -> Result<()> {
         .wait_text("#blockers", "Confirm the template difference.", SHORT)
         .await?;
     assert!(!console.enabled("#start-upgrade").await?);
-    console.screenshot("template-changed").await;
+    console
+        .screenshot_of("#config-check .template-comparison", "template-changed")
+        .await?;
     console.click("#config-check .confirm-mismatch").await?;
     console.wait_enabled("#start-upgrade").await?;
     console.close().await;
@@ -199,7 +216,125 @@ async fn an_incompatible_bundle_is_blocked() -> Result<()> {
         )
         .await?;
     assert!(!console.enabled("#start-upgrade").await?);
-    console.screenshot("incompatible").await;
+    console
+        .screenshot_of("#config-check", "incompatible")
+        .await?;
+    console.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_rolls_back_and_offers_retry() -> Result<()> {
+    if !enabled("a_failed_upgrade_rolls_back_and_offers_retry") {
+        return Ok(());
+    }
+    let console = Console::start().await?;
+    to_upgrade_page_with_target(&console).await?;
+    console
+        .upload(
+            "#config-file",
+            &demo_file("demo/config/standard-V5.1.2.04-crash.yaml"),
+        )
+        .await?;
+    console
+        .wait_text_any(
+            "#config-check .report-summary",
+            &["No problems found.", "0 errors"],
+            SHORT,
+        )
+        .await?;
+    console.click("#risk").await?;
+    console.wait_enabled("#start-upgrade").await?;
+    console.click("#start-upgrade").await?;
+    console
+        .wait_text("#upgrade-status", "Rolled back", Duration::from_secs(180))
+        .await?;
+    console.find("#retry").await?;
+    let replicas = console.find("#replica-map").await?.text().await?;
+    assert!(
+        replicas.contains("V5.1.2.02"),
+        "the replicas are back on the old version: {replicas}"
+    );
+    console.screenshot("rolled-back").await;
+    console.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_50_mb_bundle_is_checked_in_slices_with_progress() -> Result<()> {
+    if !enabled("a_50_mb_bundle_is_checked_in_slices_with_progress") {
+        return Ok(());
+    }
+    let console = Console::start().await?;
+    to_upgrade_page_with_target(&console).await?;
+    let values = std::fs::read(demo_file("demo/config/standard-V5.1.2.04.yaml"))?;
+    let bundle = console.scratch().join("standard-50mb.zip");
+    let mut files = vec![("values.yaml", values)];
+    let names = [
+        "attachments/a.bin",
+        "attachments/b.bin",
+        "attachments/c.bin",
+        "attachments/d.bin",
+        "attachments/e.bin",
+    ];
+    for (i, name) in names.into_iter().enumerate() {
+        files.push((name, noise(10_000_000, i as u64 + 7)));
+    }
+    write_zip(&bundle, &files)?;
+    let size = std::fs::metadata(&bundle)?.len();
+    assert!(size > 50_000_000, "the bundle is over 50 MB: {size}");
+
+    // Watch the page's frames while the check runs: the longest gap is how long the page was frozen.
+    console
+        .script(
+            "window.__gap = 0; window.__last = performance.now(); window.__watch = true;
+             const tick = (t) => { window.__gap = Math.max(window.__gap, t - window.__last); window.__last = t;
+                                   if (window.__watch) requestAnimationFrame(tick); };
+             requestAnimationFrame(tick); window.__start = performance.now(); return 0;",
+        )
+        .await?;
+    console
+        .upload("#config-file", &bundle.display().to_string())
+        .await?;
+    let mut saw_progress = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        if console
+            .client
+            .find(Locator::Css("#config-check progress"))
+            .await
+            .is_ok()
+        {
+            saw_progress = true;
+        }
+        if let Ok(summary) = console
+            .client
+            .find(Locator::Css("#config-check .report-summary"))
+            .await
+        {
+            let text = summary.text().await?;
+            assert!(
+                text.contains("No problems found.") || text.contains("0 errors"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the 50 MB check did not finish within 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = console
+        .script("window.__watch = false; return [performance.now() - window.__start, window.__gap]")
+        .await?;
+    println!(
+        "measured: 50 MB bundle ({size} bytes) read and checked in the browser: [total ms, longest frame gap ms] = {took}"
+    );
+    assert!(
+        saw_progress,
+        "a progress indicator showed while the bundle was checked"
+    );
     console.close().await;
     Ok(())
 }
