@@ -179,7 +179,7 @@ impl<P: Platform> UpgradeEngine<P> {
                         );
                     }
                     steps.plan_more(plan.count(&job.to.manifest));
-                    let (downtime, result) =
+                    let (mut downtime, result) =
                         plan.run(&job.from.manifest, &job.to.manifest, &to).await;
                     let result = match result {
                         Ok(()) => Ok(()),
@@ -191,8 +191,10 @@ impl<P: Platform> UpgradeEngine<P> {
                                 None,
                                 &format!("rolling back to {}: {reason}", from.version),
                             );
-                            let (_, back) =
+                            // The product stays down until the old version is back: that counts too.
+                            let (more, back) =
                                 plan.run(&job.to.manifest, &job.from.manifest, &from).await;
+                            downtime += more;
                             Err(match back {
                                 Ok(()) => RunOutcome::RolledBack(reason),
                                 Err(again) => RunOutcome::Failed(format!(

@@ -784,3 +784,50 @@ async fn slow_requests_in_flight_finish_while_their_replicas_drain() {
     }
     cluster.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_downtime_upgrade_brings_the_old_version_back() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04-never-ready.yaml");
+    for app in &mut to.manifest.applications {
+        app.readiness.timeout_seconds = 2;
+    }
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        9,
+        UpgradeMode::Downtime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    let RunOutcome::RolledBack(reason) = &outcome else {
+        panic!(
+            "expected a rollback, got {outcome:?}; log:\n{}",
+            events.log_text()
+        );
+    };
+    assert!(
+        reason.contains("dataservice") && reason.contains("did not become ready"),
+        "{reason}"
+    );
+    assert_all_on(&cluster.engine, "V5.1.2.02");
+    assert_eq!(
+        version_at(&cluster.address("dataservice")).await["version"],
+        "V5.1.2.02"
+    );
+    let downtime = events
+        .snapshot()
+        .availability
+        .as_ref()
+        .and_then(|a| a.downtime_seconds);
+    assert!(
+        downtime.is_some_and(|d| d > 2.0),
+        "the downtime includes the wait and the way back: {downtime:?}"
+    );
+    cluster.engine.shutdown().await;
+}
