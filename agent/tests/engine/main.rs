@@ -554,36 +554,46 @@ fn percentiles(mut ms: Vec<f64>) -> (f64, f64, usize) {
     (at(0.50), at(0.99), ms.len())
 }
 
-/// Item 8's measurement, not a pass/fail test: a rolling upgrade's duration against its floor (the replicas'
-/// start-to-ready times) plus drain time, and DataService query latency during the upgrade against before it.
-/// Rerun: `cargo build -p demo && cargo nextest run -p agent --test engine --run-ignored ignored-only
-/// benchmark --no-capture`.
+/// Item 8's measurement, not a pass/fail test: rolling upgrades' duration against their floor (the replicas'
+/// start-to-ready times) plus drain time, and DataService query latency during the upgrades against before them.
+/// Six upgrades back and forth (V5.1.2.02 ⇄ V5.1.2.04) under the 200 req/s mixed load, so that the "during" sample
+/// is large enough for a p99. Rerun: `cargo build -p demo && cargo nextest run -p agent --test engine
+/// --run-ignored ignored-only benchmark --no-capture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; run it by name"]
 async fn benchmark_rolling_upgrade() {
+    const UPGRADES: usize = 6;
     let cluster = Cluster::new();
-    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
-    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
-    cluster.engine.start(&from).await.unwrap();
+    let old = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let new = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&old).await.unwrap();
     let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
     let load = Load::start(ds, web, RATE);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let events = std::sync::Arc::new(RecordingEvents::default());
-    let began = Instant::now();
-    let outcome = upgrade(
-        &cluster.engine,
-        1,
-        UpgradeMode::ZeroDowntime,
-        &from,
-        &to,
-        &events,
-        no_stop(),
-    )
-    .await;
-    let (began_at, took) = (began, began.elapsed());
-    let load = load.finish().await;
-    assert_eq!(outcome, RunOutcome::Succeeded);
-    let (floor, drains) = {
+    let first = Instant::now();
+    let mut windows = Vec::new();
+    let (mut took, mut floor, mut drains) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for i in 0..UPGRADES {
+        let (from, to) = if i % 2 == 0 {
+            (&old, &new)
+        } else {
+            (&new, &old)
+        };
+        let events = std::sync::Arc::new(RecordingEvents::default());
+        let began = Instant::now();
+        let outcome = upgrade(
+            &cluster.engine,
+            i as i64,
+            UpgradeMode::ZeroDowntime,
+            from,
+            to,
+            &events,
+            no_stop(),
+        )
+        .await;
+        let this = began.elapsed();
+        assert_eq!(outcome, RunOutcome::Succeeded);
+        windows.push((began, began + this));
         let recorded = events.snapshot();
         let sum = |action: &str| -> Duration {
             recorded
@@ -593,24 +603,35 @@ async fn benchmark_rolling_upgrade() {
                 .filter_map(|s| s.took)
                 .sum()
         };
-        (sum("start"), sum("drain"))
-    };
+        let (f, d) = (sum("start"), sum("drain"));
+        println!(
+            "upgrade {} → {}: {:.2} s; floor {:.2} s; drains {:.2} s; over floor + drains {:+.1} %",
+            from.manifest.version,
+            to.manifest.version,
+            this.as_secs_f64(),
+            f.as_secs_f64(),
+            d.as_secs_f64(),
+            (this.as_secs_f64() / (f + d).as_secs_f64() - 1.0) * 100.0
+        );
+        (took, floor, drains) = (took + this, floor + f, drains + d);
+    }
+    let load = load.finish().await;
     let before: Vec<f64> = load
         .query_ms
         .iter()
-        .filter(|(t, _)| *t < began_at)
+        .filter(|(t, _)| *t < first)
         .map(|(_, ms)| *ms)
         .collect();
     let during: Vec<f64> = load
         .query_ms
         .iter()
-        .filter(|(t, _)| *t >= began_at && *t <= began_at + took)
+        .filter(|(t, _)| windows.iter().any(|(a, b)| t >= a && t <= b))
         .map(|(_, ms)| *ms)
         .collect();
     let ((b50, b99, bn), (d50, d99, dn)) = (percentiles(before), percentiles(during));
     println!(
-        "rolling upgrade of 7 replicas: {:.2} s; floor (sum of start-to-ready) {:.2} s; drains {:.2} s; \
-         overhead over floor + drains {:+.1} %",
+        "{UPGRADES} rolling upgrades of 7 replicas: {:.2} s in all; floor (sum of start-to-ready) {:.2} s; drains \
+         {:.2} s; over floor + drains {:+.1} %",
         took.as_secs_f64(),
         floor.as_secs_f64(),
         drains.as_secs_f64(),
