@@ -455,6 +455,8 @@ async fn agent_process_for_the_kill_test() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("platform")).unwrap();
+    let _guard = ReplicaGuard(dir.path().join("platform").canonicalize().unwrap());
     let base_port = free_base_port();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([

@@ -68,11 +68,26 @@ pub fn free_base_port() -> u16 {
     }
 }
 
+/// Kills, when dropped, every replica process of a platform dir, so that a failing test leaves none behind.
+pub struct ReplicaGuard(pub PathBuf);
+
+impl Drop for ReplicaGuard {
+    fn drop(&mut self) {
+        for pid in marked_processes(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 /// An engine on the local platform in a fresh data dir.
 pub struct Cluster {
     pub engine: Arc<dyn Engine>,
     pub config: PlatformConfig,
-    pub _dir: Option<tempfile::TempDir>,
+    _guard: ReplicaGuard,
+    _dir: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -84,10 +99,13 @@ impl Cluster {
             bin_dir: bin_dir(),
             base_port: free_base_port(),
         };
+        let engine = for_platform(&config).unwrap();
+        let guard = ReplicaGuard(config.data_dir.join("platform").canonicalize().unwrap());
         Cluster {
-            engine: for_platform(&config).unwrap(),
+            engine,
             config,
-            _dir: Some(dir),
+            _guard: guard,
+            _dir: dir,
         }
     }
 
