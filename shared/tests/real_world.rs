@@ -6,10 +6,10 @@
 //! Each test asserts what an operator would check: the report is ok, the template digest is what `md5sum` gives
 //! on the extracted files, Finder's junk is ignored, and the configuration items are found where the file puts
 //! them.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! The same tests run in headless Chromium (`cargo test -p shared --target wasm32-unknown-unknown` with
+//! wasm-bindgen-test-runner), with the fixtures embedded: there the digest is compared with the manifest's, which
+//! the native run compares with `md5sum`'s.
 
 use serde_json::Value as Json;
 use shared::keypath::KeyPath;
@@ -20,14 +20,44 @@ use shared::report::{Finding, Report, Severity};
 use shared::standard::check_standard_config;
 use shared::yaml::{self, Value};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-world")
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// The fixtures, embedded so that the browser run has them too.
+macro_rules! fixtures {
+    ($($name:literal),* $(,)?) => {
+        fn fixture(name: &str) -> Vec<u8> {
+            match name {
+                $($name => include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real-world/", $name))
+                    .to_vec(),)*
+                _ => panic!("{name}: not a real-world fixture"),
+            }
+        }
+    };
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = fixtures().join(name);
-    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
+fixtures!(
+    "version.yaml",
+    "online-values.yaml",
+    "package-infozip.zip",
+    "package-infozip-streamed.zip",
+    "package-infozip-zip64.zip",
+    "package-python-deflate.zip",
+    "package-python-stored.zip",
+    "package-python-zip64.zip",
+    "package-7z.zip",
+    "package-macos-finder.zip",
+    "bundle-infozip.zip",
+    "bundle-7z.zip",
+    "bundle-python-streamed.zip",
+    "bundle-macos-finder.zip",
+    "bundle-template-edited.zip",
+    "standard-infozip.zip",
+    "src/bundle/values.yaml",
+    "src/template/values.yaml",
+    "src/values/ingress-controller.yaml",
+    "src/values/monitoring-stack.yaml",
+);
 
 fn fixture_text(name: &str) -> String {
     String::from_utf8(fixture(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
@@ -68,65 +98,85 @@ fn zip_package() -> VersionPackage {
     package.expect("a valid package gives a package")
 }
 
-/// A temporary folder removed when dropped.
-struct Scratch(PathBuf);
+#[cfg(not(target_arch = "wasm32"))]
+mod tools {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-impl Scratch {
-    fn new(label: &str) -> Scratch {
-        // Tests run as threads of one process under `cargo test`: the counter keeps their folders apart.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("real-world-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
-        Scratch(dir)
+    /// A temporary folder removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(label: &str) -> Scratch {
+            // Tests run as threads of one process under `cargo test`: the counter keeps their folders apart.
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir =
+                std::env::temp_dir().join(format!("real-world-{label}-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// What an operator computes with standard tools: extract with `unzip`, then
+    /// `cd product/dataphin && find . -type f | sed 's|^\./||' | LC_ALL=C sort | xargs md5sum | md5sum`.
+    /// `find_filter` narrows `find` (e.g. `! -name .DS_Store`). `None`, with a message, when `unzip` is missing.
+    pub fn md5sum_digest(zip: &str, find_filter: &str) -> Option<String> {
+        if Command::new("unzip").arg("-v").output().is_err() {
+            eprintln!("skipping the md5sum comparison for {zip}: `unzip` is not installed");
+            return None;
+        }
+        let scratch = Scratch::new(zip);
+        let extracted = Command::new("unzip")
+            .args(["-q", "-o", "-d"])
+            .arg(&scratch.0)
+            .arg(fixtures().join(zip))
+            .status()
+            .unwrap_or_else(|err| panic!("running unzip on {zip}: {err}"));
+        assert!(extracted.success(), "unzip could not extract {zip}");
+        let pipeline = format!(
+            "cd \"$1\"/product/dataphin && find . -type f {find_filter} | sed 's|^\\./||' | LC_ALL=C sort \
+             | xargs md5sum | md5sum"
+        );
+        let output = Command::new("sh")
+            .args(["-c", &pipeline, "sh"])
+            .arg(&scratch.0)
+            .output()
+            .unwrap_or_else(|err| panic!("running md5sum on {zip}: {err}"));
+        assert!(
+            output.status.success(),
+            "{zip}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        Some(
+            text.split_whitespace()
+                .next()
+                .expect("md5sum prints a digest")
+                .to_string(),
+        )
+    }
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-world")
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[cfg(not(target_arch = "wasm32"))]
+use tools::md5sum_digest;
 
-/// What an operator computes with standard tools: extract with `unzip`, then
-/// `cd product/dataphin && find . -type f | sed 's|^\./||' | LC_ALL=C sort | xargs md5sum | md5sum`.
-/// `find_filter` narrows `find` (e.g. `! -name .DS_Store`). `None`, with a message, when `unzip` is missing.
-fn md5sum_digest(zip: &str, find_filter: &str) -> Option<String> {
-    if Command::new("unzip").arg("-v").output().is_err() {
-        eprintln!("skipping the md5sum comparison for {zip}: `unzip` is not installed");
-        return None;
-    }
-    let scratch = Scratch::new(zip);
-    let extracted = Command::new("unzip")
-        .args(["-q", "-o", "-d"])
-        .arg(&scratch.0)
-        .arg(fixtures().join(zip))
-        .status()
-        .unwrap_or_else(|err| panic!("running unzip on {zip}: {err}"));
-    assert!(extracted.success(), "unzip could not extract {zip}");
-    let pipeline = format!(
-        "cd \"$1\"/product/dataphin && find . -type f {find_filter} | sed 's|^\\./||' | LC_ALL=C sort \
-         | xargs md5sum | md5sum"
-    );
-    let output = Command::new("sh")
-        .args(["-c", &pipeline, "sh"])
-        .arg(&scratch.0)
-        .output()
-        .unwrap_or_else(|err| panic!("running md5sum on {zip}: {err}"));
-    assert!(
-        output.status.success(),
-        "{zip}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    Some(
-        text.split_whitespace()
-            .next()
-            .expect("md5sum prints a digest")
-            .to_string(),
-    )
+/// In the browser there is no `unzip`: the digest is held to the manifest's instead (see the crate docs).
+#[cfg(target_arch = "wasm32")]
+fn md5sum_digest(_zip: &str, _find_filter: &str) -> Option<String> {
+    None
 }
 
 fn assert_package_passes(zip: &str, find_filter: &str) -> VersionPackage {
@@ -165,42 +215,50 @@ fn assert_package_passes(zip: &str, find_filter: &str) -> VersionPackage {
     package
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_zipped_by_info_zip() {
     assert_package_passes("package-infozip.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_streamed_by_info_zip_with_data_descriptors() {
     assert_package_passes("package-infozip-streamed.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_zip64_by_info_zip() {
     assert_package_passes("package-infozip-zip64.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_deflated_by_python_zipfile_without_directory_entries() {
     assert_package_passes("package-python-deflate.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_stored_by_python_zipfile() {
     assert_package_passes("package-python-stored.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_zip64_by_python_zipfile() {
     assert_package_passes("package-python-zip64.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_zipped_by_7zip() {
     assert_package_passes("package-7z.zip", "");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn package_from_macos_finder_ignores_macosx_and_ds_store() {
     // md5sum sees the .DS_Store files unzip extracts; an operator leaves them out as the check does.
     let package = assert_package_passes("package-macos-finder.zip", "! -name .DS_Store");
@@ -243,7 +301,8 @@ fn assert_bundle_passes(zip: &str, package: &VersionPackage, find_filter: &str) 
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn bundles_from_every_tool_pass_against_the_yaml_package() {
     let package = yaml_package();
     for zip in [
@@ -256,7 +315,8 @@ fn bundles_from_every_tool_pass_against_the_yaml_package() {
     assert_bundle_passes("bundle-macos-finder.zip", &package, "! -name .DS_Store");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn bundles_from_every_tool_pass_against_the_official_template() {
     // A ZIP package carries the template's values.yaml: compatibility is checked against it.
     let package = zip_package();
@@ -270,7 +330,8 @@ fn bundles_from_every_tool_pass_against_the_official_template() {
     assert_bundle_passes("bundle-macos-finder.zip", &package, "! -name .DS_Store");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn edited_template_needs_confirmation_and_lists_the_files() {
     let zip = "bundle-template-edited.zip";
     let (report, _) =
@@ -307,7 +368,8 @@ fn edited_template_needs_confirmation_and_lists_the_files() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn online_difference_lists_changes_and_masks_the_database_password() {
     let zip = "bundle-infozip.zip";
     let online = fixture_text("online-values.yaml");
@@ -341,7 +403,8 @@ fn online_difference_lists_changes_and_masks_the_database_password() {
     );
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn standard_config_finds_quoted_keys_list_indices_aliases_and_merge_keys() {
     let package = yaml_package();
     let limits = Limits::default();
@@ -358,7 +421,8 @@ fn standard_config_finds_quoted_keys_list_indices_aliases_and_merge_keys() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn standard_config_reports_the_items_it_cannot_find() {
     let site = fixture_text("src/bundle/values.yaml");
     let broken = site
@@ -429,7 +493,8 @@ fn value_at<'a>(values: &'a Value, path: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{path} is not in the file"))
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn ingress_controller_values_resolve_merge_keys_and_quoted_keys() {
     let name = "src/values/ingress-controller.yaml";
     let bytes = fixture(name);
@@ -504,7 +569,8 @@ fn ingress_controller_values_resolve_merge_keys_and_quoted_keys() {
     );
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn monitoring_stack_values_resolve_aliases_and_report_nulls_as_missing() {
     let name = "src/values/monitoring-stack.yaml";
     let bytes = fixture(name);
