@@ -189,7 +189,7 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
                 steps.events.log(
                     Level::Warn,
                     Some(&app.name),
-                    &format!("{}: stopped by an operator between replica steps", app.name),
+                    &format!("{}: stopped between replica steps, as asked", app.name),
                 );
                 return Err(Halt::Stopped);
             }

@@ -24,7 +24,7 @@ impl Halt {
     pub fn reason(self) -> String {
         match self {
             Halt::Failed(reason) => reason,
-            Halt::Stopped => "stopped by an operator".into(),
+            Halt::Stopped => "stopped after a replica step, as asked".into(),
         }
     }
 }

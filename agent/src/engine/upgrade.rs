@@ -26,6 +26,10 @@ pub struct UpgradeEngine<P: Platform> {
     platform: P,
     /// The manifest whose applications the cluster view shows (the target while a run goes on).
     view: Mutex<Option<Manifest>>,
+    /// Turns true when the agent shuts down: a run stops after its current replica step.
+    shutting_down: watch::Sender<bool>,
+    /// Held by a run; shutdown takes it to wait for the run to reach a step boundary before stopping replicas.
+    run_lock: tokio::sync::Mutex<()>,
 }
 
 fn release(deployment: &Deployment) -> Release {
@@ -41,6 +45,8 @@ impl<P: Platform> UpgradeEngine<P> {
         UpgradeEngine {
             platform,
             view: Mutex::new(None),
+            shutting_down: watch::channel(false).0,
+            run_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -101,8 +107,10 @@ impl<P: Platform> UpgradeEngine<P> {
         events: Arc<dyn UpgradeEvents>,
         stop: watch::Receiver<bool>,
     ) -> RunOutcome {
+        let _running = self.run_lock.lock().await;
         let began = Instant::now();
         let (from, to) = (release(&job.from), release(&job.to));
+        let stop = self.stop_signal(stop, events.clone());
         events.log(
             Level::Info,
             None,
@@ -171,13 +179,6 @@ impl<P: Platform> UpgradeEngine<P> {
                 if steps.stop_requested() {
                     (Err(RunOutcome::Stopped), None)
                 } else {
-                    if steps.stop.is_some() {
-                        events.log(
-                            Level::Info,
-                            None,
-                            "a force stop during a downtime upgrade takes effect once every application runs again",
-                        );
-                    }
                     steps.plan_more(plan.count(&job.to.manifest));
                     let (mut downtime, result) =
                         plan.run(&job.from.manifest, &job.to.manifest, &to).await;
@@ -204,6 +205,13 @@ impl<P: Platform> UpgradeEngine<P> {
                             })
                         }
                     };
+                    if steps.stop_requested() {
+                        events.log(
+                            Level::Info,
+                            None,
+                            "a downtime upgrade is not left half done: the stop took effect once every application ran again",
+                        );
+                    }
                     (result, Some(downtime))
                 }
             }
@@ -243,12 +251,37 @@ impl<P: Platform> UpgradeEngine<P> {
                     RunOutcome::RolledBack(reason) =>
                         format!("rolled back to {} ({reason})", from.version),
                     RunOutcome::Failed(reason) => format!("failed: {reason}"),
-                    RunOutcome::Stopped => "stopped by an operator".to_string(),
+                    RunOutcome::Stopped => "stopped after a replica step, as asked".to_string(),
                 },
                 began.elapsed().as_secs_f64()
             ),
         );
         outcome
+    }
+
+    /// One signal for both reasons to stop after the current replica step: an operator's force stop and the agent
+    /// shutting down; the log says which.
+    fn stop_signal(
+        &self,
+        mut operator: watch::Receiver<bool>,
+        events: Arc<dyn UpgradeEvents>,
+    ) -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        let mut shutdown = self.shutting_down.subscribe();
+        tokio::spawn(async move {
+            let why = tokio::select! {
+                Ok(_) = operator.wait_for(|s| *s) => "force stop asked by an operator",
+                Ok(_) = shutdown.wait_for(|s| *s) => "the agent is shutting down",
+                _ = tx.closed() => return,
+            };
+            events.log(
+                Level::Warn,
+                None,
+                &format!("{why}: the upgrade stops after the current replica step"),
+            );
+            let _ = tx.send(true);
+        });
+        rx
     }
 
     /// Returns the applications touched, last first, to the old version and configuration, replica by replica.
@@ -345,7 +378,12 @@ impl<P: Platform> Engine for UpgradeEngine<P> {
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.platform.shutdown(GRACE))
+        Box::pin(async move {
+            // A run in progress stops after its current replica step; then every replica is stopped.
+            self.shutting_down.send_replace(true);
+            let _idle = self.run_lock.lock().await;
+            self.platform.shutdown(GRACE).await
+        })
     }
 }
 

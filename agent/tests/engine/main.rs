@@ -854,3 +854,53 @@ async fn a_failed_downtime_upgrade_brings_the_old_version_back() {
     );
     cluster.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_process() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let run = {
+        let (engine, events) = (cluster.engine.clone(), events.clone());
+        tokio::spawn(async move {
+            upgrade(
+                &engine,
+                10,
+                UpgradeMode::ZeroDowntime,
+                &from,
+                &to,
+                &events,
+                no_stop(),
+            )
+            .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events.snapshot().steps.iter().any(|s| s.action == "start") {
+        assert!(
+            Instant::now() < deadline,
+            "the upgrade did not start a replica"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cluster.engine.shutdown().await;
+    assert_eq!(
+        run.await.unwrap(),
+        RunOutcome::Stopped,
+        "log:\n{}",
+        events.log_text()
+    );
+    assert!(
+        events.log_text().contains(
+            "the agent is shutting down: the upgrade stops after the current replica step"
+        ),
+        "{}",
+        events.log_text()
+    );
+    assert!(
+        marked_processes(&cluster.platform_dir()).is_empty(),
+        "replicas outlived the shutdown"
+    );
+}
