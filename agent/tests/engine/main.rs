@@ -35,6 +35,24 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
 
     let load = Load::start(ds.clone(), web.clone(), RATE);
+    // Watch the cluster view all along: no application ever has fewer ready replicas than it should.
+    let (watching, watch_stop) = (cluster.engine.clone(), watch::channel(false));
+    let shortfalls = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while !*watch_stop.1.borrow() {
+            for app in watching.applications() {
+                let ready = app.replicas.iter().filter(|r| r.ready).count() as u32;
+                if ready < app.desired_replicas {
+                    seen.push(format!(
+                        "{}: {ready} ready of {}",
+                        app.name, app.desired_replicas
+                    ));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        seen
+    });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let events = std::sync::Arc::new(RecordingEvents::default());
     let outcome = upgrade(
@@ -48,6 +66,12 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    watch_stop.0.send_replace(true);
+    let shortfalls = shortfalls.await.unwrap();
+    assert!(
+        shortfalls.is_empty(),
+        "short of ready replicas: {shortfalls:?}"
+    );
     let load = load.finish().await;
 
     assert_eq!(
