@@ -7,8 +7,8 @@ use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ApiError, ClusterView, Limits, LogEntry, LoginRequest, Me, StreamMessage, UpgradeDetail,
-    UpgradeMode, UpgradeStarted, UpgradeSummary, VersionImported, VersionInfo,
+    ApiError, ClusterView, Limits, LoginRequest, Me, StreamMessage, UpgradeDetail, UpgradeMode,
+    UpgradeStarted, UpgradeSummary, VersionImported, VersionInfo,
 };
 use shared::report::Report;
 use wasm_bindgen::JsValue;
@@ -206,11 +206,6 @@ pub async fn retry(id: i64) -> Result<UpgradeStarted> {
 /// Where the configuration used by an upgrade is downloaded (an attachment with its file name).
 pub fn config_url(id: i64) -> String {
     format!("{API}/upgrades/{id}/config")
-}
-
-/// `GET /api/v1/upgrades/{id}/logs?after=N&limit=M`.
-pub async fn logs(id: i64, after: u64, limit: u32) -> Result<Vec<LogEntry>> {
-    get_json(&format!("/upgrades/{id}/logs?after={after}&limit={limit}")).await
 }
 
 /// Opens `GET /api/v1/upgrades/{id}/logs/stream?after=N`: the lines after N, then live ones, progress and end.

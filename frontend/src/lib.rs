@@ -33,7 +33,7 @@ pub fn start() {
 pub fn App() -> impl IntoView {
     view! {
         <Router base=session::BASE>
-            <Routes fallback=|| view! { <main class="page"><h1>"Page not found"</h1><A href="/">"Upgrade Records"</A></main> }>
+            <Routes fallback=|| view! { <main class="page"><h1>"Page not found"</h1><A href=session::page("/")>"Upgrade Records"</A></main> }>
                 <Route path=path!("/login") view=pages::login::LoginPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=pages::records::RecordsPage />
@@ -60,10 +60,10 @@ fn Shell() -> impl IntoView {
     });
     view! {
         <header class="topbar">
-            <A href="/" attr:class="brand">"Upgrade Manager"</A>
+            <A href=session::page("/") attr:class="brand">"Upgrade Manager"</A>
             <nav>
-                <A href="/" attr:id="nav-records">"Upgrade Records"</A>
-                <A href="/upgrade" attr:id="nav-upgrade">"Upgrade"</A>
+                <A href=session::page("/") attr:id="nav-records">"Upgrade Records"</A>
+                <A href=session::page("/upgrade") attr:id="nav-upgrade">"Upgrade"</A>
             </nav>
             <div class="who">
                 <span id="current-user">

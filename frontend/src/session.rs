@@ -3,6 +3,11 @@
 /// Where the router is mounted; the agent serves the console here.
 pub const BASE: &str = "/opsconsole/v2";
 
+/// A page's full path for links: the router's `<A>` does not add its base to absolute paths.
+pub fn page(path: &str) -> String {
+    format!("{BASE}{path}")
+}
+
 /// The logon page's path for an operator who was at `here` (a path inside the console, with its query).
 pub fn login_path(here: &str) -> String {
     match safe_next(Some(here)) {

@@ -291,7 +291,10 @@ impl Console {
             }
             if Instant::now() > deadline {
                 self.screenshot("failure").await;
-                bail!("`{css}` did not show {wanted:?} within {within:?}; it shows {last:?}");
+                let at = self.path().await.unwrap_or_default();
+                bail!(
+                    "`{css}` did not show {wanted:?} within {within:?} on {at}; it shows {last:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -338,3 +338,70 @@ async fn a_50_mb_bundle_is_checked_in_slices_with_progress() -> Result<()> {
     console.close().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn force_stop_from_the_banner_then_retry_to_the_end() -> Result<()> {
+    if !enabled("force_stop_from_the_banner_then_retry_to_the_end") {
+        return Ok(());
+    }
+    let console = Console::start().await?;
+    to_upgrade_page_with_target(&console).await?;
+    // The good configuration with slow-starting replicas, so that there is time to stop it.
+    let values = std::fs::read_to_string(demo_file("demo/config/standard-V5.1.2.04.yaml"))?;
+    assert!(
+        values.contains("startupMillis: 300"),
+        "the demo file sets the replicas' start-up time"
+    );
+    let slow = console.scratch().join("standard-V5.1.2.04-slow.yaml");
+    std::fs::write(
+        &slow,
+        values.replace("startupMillis: 300", "startupMillis: 1500"),
+    )?;
+    console
+        .upload("#config-file", &slow.display().to_string())
+        .await?;
+    console
+        .wait_text_any(
+            "#config-check .report-summary",
+            &["No problems found.", "0 errors"],
+            SHORT,
+        )
+        .await?;
+    console.click("#risk").await?;
+    console.wait_enabled("#start-upgrade").await?;
+    console.click("#start-upgrade").await?;
+    console
+        .wait_text("#upgrade-status", "Running", SHORT)
+        .await?;
+
+    // The records page says an upgrade is in progress; Force stop from the banner (after a confirmation).
+    console.click("#nav-records").await?;
+    console
+        .wait_text("#in-progress-banner", "Upgrade in progress", SHORT)
+        .await?;
+    console.screenshot("records-in-progress").await;
+    console.click("#banner-force-stop").await?;
+    console.client.accept_alert().await?;
+    console
+        .wait_text("#records", "Stopped", Duration::from_secs(60))
+        .await?;
+
+    // The stopped record offers Retry, which runs to the end.
+    console.click("#records tbody tr .record-link").await?;
+    console
+        .wait_text("#upgrade-status", "Stopped", SHORT)
+        .await?;
+    let replicas = console.find("#replica-map").await?.text().await?;
+    assert!(
+        replicas.contains("V5.1.2.04") || replicas.contains("V5.1.2.02"),
+        "{replicas}"
+    );
+    console.screenshot("stopped").await;
+    console.click("#retry").await?;
+    console
+        .wait_text("#upgrade-status", "Succeeded", Duration::from_secs(180))
+        .await?;
+    console.wait_text("#log-connection", "Ended", SHORT).await?;
+    console.close().await;
+    Ok(())
+}

@@ -29,7 +29,7 @@ pub fn InProgressBanner(
                 "Upgrade in progress: " {running.from_version.clone()} " → " {running.to_version.clone()} " ("
                 {running.progress.done} " of " {running.progress.total} " steps). "
             </span>
-            <A href=format!("/upgrades/{id}")>"View progress"</A>
+            <A href=crate::session::page(&format!("/upgrades/{id}"))>"View progress"</A>
             <button
                 class="btn btn-danger"
                 id="banner-force-stop"

@@ -85,7 +85,11 @@ pub fn LogViewer(
                 </select>
             </label>
             <span class="muted" id="log-count">
-                {move || format!("{} of {} lines", visible.with(|v| v.len()), log.with(|b| b.lines().len()))}
+                {move || {
+                    let (held, dropped) = log.with(|b| (b.lines().len(), b.dropped()));
+                    let older = if dropped > 0 { format!(" ({dropped} older lines not kept here)") } else { String::new() };
+                    format!("{} of {held} lines{older}", visible.with(|v| v.len()))
+                }}
             </span>
             <span class="muted" id="log-connection">{move || connection.get()}</span>
             <Show when=move || !follow.get()>

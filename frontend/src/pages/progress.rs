@@ -121,7 +121,7 @@ fn Overview(
                 done=Signal::derive(move || now.with(|l| l.done))
                 total=Signal::derive(move || now.with(|l| l.total))
                 step=Signal::derive(move || now.with(|l| l.step.clone()))
-                status=Signal::derive(move || format!("{:?}", now.with(|l| l.status)).to_lowercase())
+                status=Signal::derive(move || status_class(now.with(|l| l.status)).to_string())
             />
             <dl class="facts">
                 <dt>"Mode"</dt><dd>{mode_label(s.mode)}</dd>
@@ -137,7 +137,7 @@ fn Overview(
                 <dd>{s.finished_at.as_deref().map(format::timestamp).unwrap_or_else(|| "—".into())}
                     {s.finished_at.as_deref().map(|end| format!(" ({})", format::duration(&s.started_at, Some(end))))}</dd>
                 {s.reason.clone().map(|r| view! { <dt>"Reason"</dt><dd class="sev-error">{r}</dd> })}
-                {s.retry_of.map(|r| view! { <dt>"Retry of"</dt><dd><a href=format!("{}/upgrades/{r}", crate::session::BASE)>"#" {r}</a></dd> })}
+                {s.retry_of.map(|r| view! { <dt>"Retry of"</dt><dd><a href=crate::session::page(&format!("/upgrades/{r}"))>"#" {r}</a></dd> })}
             </dl>
             <div class="actions">
                 <Show when=move || status() == UpgradeStatus::Running>
@@ -197,6 +197,17 @@ fn Overview(
                 </ul>
             })}
         </section>
+    }
+}
+
+/// The status as the CSS classes name it (`status-rolled_back`...), as the API writes it.
+fn status_class(status: UpgradeStatus) -> &'static str {
+    match status {
+        UpgradeStatus::Running => "running",
+        UpgradeStatus::Succeeded => "succeeded",
+        UpgradeStatus::Failed => "failed",
+        UpgradeStatus::RolledBack => "rolled_back",
+        UpgradeStatus::Stopped => "stopped",
     }
 }
 

@@ -36,9 +36,13 @@ pub fn RecordsPage() -> impl IntoView {
         }
     });
     let navigate = use_navigate();
+    let cluster = LocalResource::new(crate::api::cluster);
     view! {
         <div class="page-head">
             <h1>"Upgrade Records"</h1>
+            <span class="muted head-note" id="running-now">
+                {move || cluster.get().and_then(|c| c.ok()).map(|c| format!("{} runs {}", c.product, c.version))}
+            </span>
             <button class="btn btn-primary" id="upgrade-button" on:click=move |_| navigate("/upgrade", Default::default())>
                 "Upgrade"
             </button>
@@ -90,7 +94,7 @@ fn RecordsTable(records: Vec<UpgradeSummary>) -> impl IntoView {
             <tbody>
                 {records.into_iter().map(|u| {
                     let (word, class) = status_label(u.status);
-                    let href = format!("/upgrades/{}", u.id);
+                    let href = crate::session::page(&format!("/upgrades/{}", u.id));
                     let pct = format::percent(u.progress.done, u.progress.total);
                     view! {
                         <tr data-id=u.id.to_string()>

@@ -212,7 +212,7 @@ pub fn UpgradePage() -> impl IntoView {
         {move || another_running().map(|op| view! {
             <div class="banner banner-running" role="status">
                 "Upgrade #" {op.id} " (" {op.from_version.clone()} " → " {op.to_version.clone()} ") is in progress. "
-                <A href=format!("/upgrades/{}", op.id)>"View progress"</A>
+                <A href=crate::session::page(&format!("/upgrades/{}", op.id))>"View progress"</A>
             </div>
         })}
 
@@ -333,7 +333,7 @@ pub fn UpgradePage() -> impl IntoView {
                 }.into_any(),
                 api::Error::Refused(409, body) => view! {
                     <p class="sev-error" role="alert">{body.message.clone()} " "
-                        {body.running.map(|id| view! { <A href=format!("/upgrades/{id}")>"View the running upgrade"</A> })}</p>
+                        {body.running.map(|id| view! { <A href=crate::session::page(&format!("/upgrades/{id}"))>"View the running upgrade"</A> })}</p>
                 }.into_any(),
                 other => view! { <p class="sev-error" role="alert">{other.to_string()}</p> }.into_any(),
             })}
