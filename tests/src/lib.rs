@@ -233,12 +233,20 @@ impl Console {
 
     /// Waits for an element.
     pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
-        self.client
+        match self
+            .client
             .wait()
-            .at_most(Duration::from_secs(20))
+            .at_most(Duration::from_secs(45))
             .for_element(Locator::Css(css))
             .await
-            .with_context(|| format!("waiting for {css}"))
+        {
+            Ok(element) => Ok(element),
+            Err(e) => {
+                self.screenshot("failure").await;
+                let at = self.path().await.unwrap_or_default();
+                Err(e).with_context(|| format!("waiting for {css} on {at}"))
+            }
+        }
     }
 
     /// Clicks an element once it is there.

@@ -6,7 +6,8 @@ use anyhow::Result;
 use fantoccini::Locator;
 use system_tests::{Console, demo_file, enabled, noise, write_zip};
 
-const SHORT: Duration = Duration::from_secs(20);
+/// Long enough for the debug build of the console on a busy 2-core machine.
+const SHORT: Duration = Duration::from_secs(30);
 
 /// Logs on from a deep link and lands back on it; uploads V5.1.2.04's package; selects it.
 async fn to_upgrade_page_with_target(console: &Console) -> Result<()> {
@@ -15,6 +16,7 @@ async fn to_upgrade_page_with_target(console: &Console) -> Result<()> {
     // Time from navigation start to a usable logon form, for docs/console.md.
     let usable_ms = console.script("return performance.now()").await?;
     println!("measured: logon form usable {usable_ms} ms after navigation start");
+    console.screenshot("login").await;
     assert!(
         console
             .path()
@@ -127,6 +129,7 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
         .len();
     assert!(lines > 0, "the log shows lines");
     console.screenshot("progress-succeeded").await;
+    console.screenshot_of("#log", "log").await?;
 
     // The record.
     console.click("#nav-records").await?;
@@ -157,6 +160,18 @@ async fn a_changed_template_needs_confirmation() -> Result<()> {
     }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
+    // The same package again: the agent overwrites the stored one, and the console says so.
+    console.find("#version-file").await?.clear().await?;
+    console
+        .upload("#version-file", &demo_file("demo/versions/V5.1.2.04.zip"))
+        .await?;
+    console
+        .wait_text(
+            "#version-check .check-note",
+            "the stored package was overwritten",
+            SHORT,
+        )
+        .await?;
     console.click("#kind-non-standard").await?;
     console
         .upload(
@@ -252,8 +267,8 @@ async fn a_failed_upgrade_rolls_back_and_offers_retry() -> Result<()> {
     console.find("#retry").await?;
     let replicas = console.find("#replica-map").await?.text().await?;
     assert!(
-        replicas.contains("V5.1.2.02"),
-        "the replicas are back on the old version: {replicas}"
+        replicas.contains("V5.1.2.02") && !replicas.contains("V5.1.2.04"),
+        "every replica is back on the old version: {replicas}"
     );
     console.screenshot("rolled-back").await;
     console.close().await;
@@ -392,10 +407,12 @@ async fn force_stop_from_the_banner_then_retry_to_the_end() -> Result<()> {
         .wait_text("#upgrade-status", "Stopped", SHORT)
         .await?;
     let replicas = console.find("#replica-map").await?.text().await?;
-    assert!(
-        replicas.contains("V5.1.2.04") || replicas.contains("V5.1.2.02"),
-        "{replicas}"
-    );
+    for app in ["metadata", "dataservice", "web"] {
+        assert!(
+            replicas.contains(app),
+            "the stopped upgrade shows {app}'s replicas: {replicas}"
+        );
+    }
     console.screenshot("stopped").await;
     console.click("#retry").await?;
     console
