@@ -422,3 +422,46 @@ async fn force_stop_from_the_banner_then_retry_to_the_end() -> Result<()> {
     console.close().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_target_that_cannot_roll_says_why_and_selects_downtime() -> Result<()> {
+    if !enabled("a_target_that_cannot_roll_says_why_and_selects_downtime") {
+        return Ok(());
+    }
+    let console = Console::start().await?;
+    console.open("/opsconsole/v2/upgrade").await?;
+    console.log_on().await?;
+    console.click("#upload-version summary").await?;
+    console
+        .upload("#version-file", &demo_file("demo/versions/V5.2.0.01.zip"))
+        .await?;
+    console
+        .wait_text("#version-check .check-note", "V5.2.0.01 imported.", SHORT)
+        .await?;
+    console
+        .find("#target-version option[value='V5.2.0.01']")
+        .await?;
+    console
+        .find("#target-version")
+        .await?
+        .select_by_value("V5.2.0.01")
+        .await?;
+    let reasons = console
+        .wait_text("#mode-reasons", "Zero-downtime is not possible", SHORT)
+        .await?;
+    assert!(
+        reasons.lines().count() > 1,
+        "each reason is listed: {reasons}"
+    );
+    let zero = console.find("#mode-zero-downtime").await?;
+    assert!(!zero.is_enabled().await?, "zero-downtime cannot be chosen");
+    assert!(
+        console.find("#mode-downtime").await?.is_selected().await?,
+        "downtime is preselected"
+    );
+    console
+        .screenshot_of("#mode-reasons", "downtime-only")
+        .await?;
+    console.close().await;
+    Ok(())
+}
