@@ -3,12 +3,14 @@
 use std::time::Duration;
 
 use bytes::Buf;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use shared::api::{
     ClusterView, ConfigKind, LoginRequest, Me, StreamMessage, UpgradeCheck, UpgradeMode,
     UpgradeStarted, UpgradeStatus, VersionImported, ZeroDowntimeDecision,
 };
 use shared::report::{Finding, Report, Severity};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use warp::filters::multipart::FormData;
 use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::http::{Response, StatusCode, header};
@@ -26,6 +28,8 @@ use crate::versions;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Log entries read from the database at once when replaying.
 const REPLAY_PAGE: u32 = 1000;
+/// Most live messages sent with one flush.
+const SEND_BATCH: usize = 256;
 /// Largest small form field (target version, mode...).
 const FIELD_LIMIT: usize = 1024;
 
@@ -727,51 +731,92 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
         };
         let mut last = after;
         loop {
-            let page = match state.db.run(move |conn| records::logs(conn, id, last, REPLAY_PAGE)).await {
+            let page = match state
+                .db
+                .run(move |conn| records::logs(conn, id, last, REPLAY_PAGE))
+                .await
+            {
                 Ok(page) => page,
                 Err(_) => return Ended::Gone,
             };
-            if page.is_empty() {
+            let Some(newest) = page.last().map(|entry| entry.seq) else {
                 break;
+            };
+            let texts = page
+                .into_iter()
+                .map(|entry| LiveMessage::new(&StreamMessage::Log(entry)).json);
+            if !send_all(&mut sink, texts.collect()).await {
+                return Ended::Gone;
             }
-            for entry in page {
-                last = entry.seq;
-                if !send(&mut sink, &LiveMessage::new(&StreamMessage::Log(entry)).json).await {
-                    return Ended::Gone;
-                }
-            }
+            last = newest;
         }
         if status != UpgradeStatus::Running {
             let end = LiveMessage::new(&StreamMessage::End { status });
-            return if send(&mut sink, &end.json).await { Ended::Finished } else { Ended::Gone };
+            return if send_all(&mut sink, vec![end.json]).await {
+                Ended::Finished
+            } else {
+                Ended::Gone
+            };
         }
-        if let Ok((progress, step)) =
-            state.db.run(move |conn| Ok((records::progress(conn, id)?, records::current_step(conn, id)?))).await
+        if let Ok((progress, step)) = state
+            .db
+            .run(move |conn| {
+                Ok((
+                    records::progress(conn, id)?,
+                    records::current_step(conn, id)?,
+                ))
+            })
+            .await
         {
-            let message = StreamMessage::Progress { done: progress.done, total: progress.total, status, step };
-            if !send(&mut sink, &LiveMessage::new(&message).json).await {
+            let message = StreamMessage::Progress {
+                done: progress.done,
+                total: progress.total,
+                status,
+                step,
+            };
+            if !send_all(&mut sink, vec![LiveMessage::new(&message).json]).await {
                 return Ended::Gone;
             }
         }
         loop {
             tokio::select! {
-                received = live.recv() => match received {
-                    Ok(message) => {
+                received = live.recv() => {
+                    let first = match received {
+                        Ok(message) => message,
+                        Err(RecvError::Lagged(_)) => return Ended::Lagged,
+                        Err(RecvError::Closed) => return Ended::Gone,
+                    };
+                    // Take whatever else is already queued and send it with one flush: under load this turns
+                    // one write per line into one write per batch.
+                    let mut batch = vec![first];
+                    while batch.len() < SEND_BATCH {
+                        match live.try_recv() {
+                            Ok(message) => batch.push(message),
+                            Err(TryRecvError::Lagged(_)) => return Ended::Lagged,
+                            Err(_) => break,
+                        }
+                    }
+                    let mut texts = Vec::with_capacity(batch.len());
+                    let mut ended = false;
+                    for message in batch {
                         if message.seq.is_some_and(|seq| seq <= last) {
                             continue;
                         }
-                        if !send(&mut sink, &message.json).await {
-                            return Ended::Gone;
-                        }
+                        texts.push(message.json.clone());
                         if let Some(seq) = message.seq {
                             last = seq;
                         }
                         if message.end {
-                            return Ended::Finished;
+                            ended = true;
+                            break;
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return Ended::Lagged,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ended::Gone,
+                    if !send_all(&mut sink, texts).await {
+                        return Ended::Gone;
+                    }
+                    if ended {
+                        return Ended::Finished;
+                    }
                 },
                 from_viewer = incoming.next() => match from_viewer {
                     Some(Ok(message)) if !message.is_close() => {}
@@ -795,10 +840,16 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
     }
 }
 
-/// Sends one text message; false when the viewer is gone or too slow.
-async fn send(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, json: &str) -> bool {
+/// Sends text messages with one flush; false when the viewer is gone or too slow.
+async fn send_all(sink: &mut SplitSink<WebSocket, Message>, texts: Vec<String>) -> bool {
+    let sending = async {
+        for text in texts {
+            sink.feed(Message::text(text)).await?;
+        }
+        sink.flush().await
+    };
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::text(json))).await,
+        tokio::time::timeout(SEND_TIMEOUT, sending).await,
         Ok(Ok(()))
     )
 }

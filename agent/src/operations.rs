@@ -241,8 +241,9 @@ impl Operations {
         self.start(new).await
     }
 
-    /// The reporter of record `id`.
-    fn events(&self, id: i64) -> Arc<RecordEvents> {
+    /// The reporter of record `id`: what the engine's run reports through (also used by the log fan-out
+    /// benchmark to write lines the way the engine does).
+    pub fn events(&self, id: i64) -> Arc<RecordEvents> {
         Arc::new(RecordEvents {
             id,
             db: self.db.clone(),
