@@ -131,8 +131,13 @@ async fn main() -> anyhow::Result<()> {
         "viewers with every line once, in order: {complete}; dropped or incomplete: {dropped}"
     );
     println!(
-        "stalled viewer: received {stalled_received} of {} lines before being dropped (saw end: {stalled_ended})",
-        total + 1
+        "viewer that never read: got {stalled_received} of {} lines from socket buffers, then {}",
+        total + 1,
+        if stalled_ended {
+            "the end (it was never too far behind)"
+        } else {
+            "was dropped by the agent"
+        }
     );
     println!(
         "delivery latency over {} deliveries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
