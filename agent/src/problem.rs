@@ -101,19 +101,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     if let Some(problem) = rejection.find::<Problem>() {
         return Ok(answer(problem));
     }
-    let (status, code, message) = if rejection.is_not_found() {
-        (
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such page or resource".to_string(),
-        )
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "this method is not allowed here".to_string(),
-        )
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+    // A rejection combines those of every route tried: the specific ones first, 405 and 404 only when nothing
+    // more specific applies.
+    let (status, code, message) = if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         (
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
@@ -147,6 +137,18 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         (StatusCode::BAD_REQUEST, "bad-request", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         (StatusCode::BAD_REQUEST, "bad-request", e.to_string())
+    } else if rejection.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such page or resource".to_string(),
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "this method is not allowed here".to_string(),
+        )
     } else {
         tracing::warn!("unhandled rejection: {rejection:?}");
         (

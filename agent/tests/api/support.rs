@@ -163,7 +163,13 @@ impl Agent {
                         break url;
                     }
                 }
-                Err(_) => panic!("the agent did not start listening within 60 s"),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the agent did not start listening within 60 s")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                    panic!("the agent exited before listening ({status}); its log is above")
+                }
             }
         };
         // Lines printed before "listening" are all we need (the generated password).

@@ -142,3 +142,49 @@ async fn invalid_packages_get_the_shared_crates_report_with_422() {
         "nothing invalid was stored"
     );
 }
+
+#[tokio::test]
+async fn uploads_over_the_configured_limit_get_413_and_the_limits_are_published() {
+    let agent = Agent::start_with(crate::support::Options {
+        args: vec!["--max-upload-bytes".into(), "8192".into()],
+        ..crate::support::Options::default()
+    })
+    .await;
+    let admin = agent.admin().await;
+    let limits: shared::limits::Limits =
+        serde_json::from_value(admin.get_json("/api/v1/limits").await).expect("limits");
+    assert_eq!(limits.max_upload_bytes, 8192);
+    assert_eq!(
+        limits.max_yaml_depth,
+        shared::limits::Limits::default().max_yaml_depth
+    );
+
+    let too_big = format!("version: V5.1.2.09\n# {}\n", "x".repeat(9000)).into_bytes();
+    let response = admin
+        .http
+        .post(admin.at("/api/v1/versions"))
+        .header("content-type", "application/yaml")
+        .body(too_big.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 413);
+    let body: serde_json::Value = response.json().await.expect("body");
+    assert_eq!(body["error"], "too-large");
+
+    let form = reqwest::multipart::Form::new()
+        .text("target_version", "V5.1.2.02")
+        .text("config_kind", "standard")
+        .part(
+            "config",
+            reqwest::multipart::Part::bytes(too_big).file_name("values.yaml"),
+        );
+    let response = admin
+        .http
+        .post(admin.at("/api/v1/upgrades/check"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 413);
+}
