@@ -315,4 +315,49 @@ mod tests {
         assert!(verify_password(&hash, "s3cret"));
         assert!(!verify_password(&hash, "s3creT"));
     }
+
+    #[tokio::test]
+    async fn a_session_expires_after_its_idle_time_and_a_logon_resets_the_failures() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(dir.path()).expect("database");
+        assert!(
+            ensure_admin(&db, Some("pw")).expect("admin").is_none(),
+            "a given password is not printed"
+        );
+        let accounts = Accounts::new(db, Duration::from_secs(1));
+        for _ in 0..2 {
+            assert!(matches!(
+                accounts.logon("admin", "bad").await.expect("logon"),
+                Logon::Refused { .. }
+            ));
+        }
+        let Logon::Accepted(me, token) = accounts.logon("admin", "pw").await.expect("logon") else {
+            panic!("the right password is accepted");
+        };
+        assert_eq!(me.role, "admin");
+        assert!(
+            accounts.lock_failures().get("admin").is_none(),
+            "a success resets the failures"
+        );
+        assert!(
+            accounts
+                .session(token.clone())
+                .await
+                .expect("session")
+                .is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(
+            accounts
+                .session(token.clone())
+                .await
+                .expect("session")
+                .is_none(),
+            "expired"
+        );
+        assert!(
+            accounts.session(token).await.expect("session").is_none(),
+            "and deleted"
+        );
+    }
 }
