@@ -47,6 +47,8 @@ pub struct Inner {
     pub secure_cookie: bool,
     /// Session idle expiry, for the cookie's Max-Age.
     pub session_idle_secs: u64,
+    /// Turns true when the agent shuts down: live log viewers are closed so that shutdown does not wait on them.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::ops::Deref for State {
@@ -74,7 +76,13 @@ impl State {
             local,
             secure_cookie: config.secure_cookie,
             session_idle_secs: config.session_idle.as_secs(),
+            closing: tokio::sync::watch::channel(false).0,
         }))
+    }
+
+    /// Closes every live log viewer (at shutdown; they reconnect to the next agent with their last seq).
+    pub fn close_viewers(&self) {
+        self.closing.send_replace(true);
     }
 }
 

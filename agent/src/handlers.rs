@@ -717,6 +717,8 @@ enum Ended {
     Gone,
     /// The viewer fell too far behind the live messages; it reconnects with its last seq.
     Lagged,
+    /// The agent shuts down; the viewer reconnects to the next one with its last seq.
+    Closing,
 }
 
 /// Replays the log after `after`, then follows it live until the upgrade ends or the viewer leaves.
@@ -724,6 +726,7 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
     let (mut sink, mut incoming) = socket.split();
     // Subscribe before reading the database: whatever is not in the replay arrives on the channel.
     let mut live = state.ops.live().subscribe(id);
+    let mut closing = state.closing.subscribe();
     let ended = async {
         let status = match state.db.run(move |conn| records::summary(conn, id)).await {
             Ok(Some(summary)) => summary.status,
@@ -778,6 +781,9 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
                 return Ended::Gone;
             }
         }
+        if *closing.borrow() {
+            return Ended::Closing;
+        }
         loop {
             tokio::select! {
                 received = live.recv() => {
@@ -818,6 +824,7 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
                         return Ended::Finished;
                     }
                 },
+                _ = closing.changed() => return Ended::Closing,
                 from_viewer = incoming.next() => match from_viewer {
                     Some(Ok(message)) if !message.is_close() => {}
                     _ => return Ended::Gone,
@@ -833,6 +840,7 @@ async fn follow(socket: WebSocket, state: &State, id: i64, after: u64) {
             4000u16,
             "too slow: reconnect with after=<last seq>",
         )),
+        Ended::Closing => Some(Message::close_with(1001u16, "the agent is shutting down")),
         Ended::Gone => None,
     };
     if let Some(close) = close {

@@ -96,6 +96,12 @@ pub async fn serve(
     ops.bring_up(config.bootstrap.as_ref()).await?;
     let state = filters::State::new(db, ops, &config, local);
     tracing::info!("listening on http://{local}");
+    let closer = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Graceful shutdown waits for open connections: live log viewers would hold it forever.
+        closer.close_viewers();
+    };
     let routes = filters::routes(state);
     warp::serve(routes)
         .incoming(listener)

@@ -82,3 +82,46 @@ async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_
         "{next_record:?}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_during_an_upgrade_closes_live_viewers_and_the_next_start_ends_the_upgrade() {
+    let mut agent = Agent::start().await;
+    let admin = agent.admin().await;
+    admin.import_demo_versions().await;
+    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    let mut viewer = admin.open_stream(id, 0, None).await.expect("viewer");
+    assert!(viewer.next().await.is_some());
+
+    let (mut agent, exited) = tokio::task::spawn_blocking(move || {
+        let exited = agent.stop();
+        (agent, exited)
+    })
+    .await
+    .expect("stop");
+    assert!(
+        exited,
+        "SIGTERM stops the agent although a viewer follows a running upgrade"
+    );
+    let mut seqs = Vec::new();
+    let end = viewer.read_to_end(&mut seqs).await;
+    assert_eq!(end, None, "the viewer is closed before the upgrade ends");
+    assert_eq!(viewer.close_code, Some(1001), "closed as going away");
+
+    agent.restart();
+    let admin = agent.admin().await;
+    let record = admin.wait_until_ended(id).await;
+    assert!(
+        record.summary.status == UpgradeStatus::Succeeded || record.summary.reason.is_some(),
+        "{record:?}"
+    );
+    let logs = admin.all_logs(id).await;
+    assert_gapless(&logs.iter().map(|e| e.seq).collect::<Vec<_>>());
+    assert!(
+        admin
+            .get_json("/api/v1/cluster")
+            .await
+            .get("operation")
+            .is_none(),
+        "no stale lock"
+    );
+}

@@ -239,8 +239,13 @@ impl Agent {
         }
     }
 
-    /// SIGTERM and wait, so that the agent stops its replicas.
-    fn terminate(&mut self) {
+    /// SIGTERM; true when the agent exited on its own within 20 s (else it is killed).
+    pub fn stop(&mut self) -> bool {
+        self.terminate()
+    }
+
+    /// SIGTERM and wait, so that the agent stops its replicas; true when it exited within 20 s.
+    fn terminate(&mut self) -> bool {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -249,19 +254,20 @@ impl Agent {
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
-                    return;
+                    return true;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
             let _ = child.wait();
         }
+        false
     }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.terminate();
+        let _ = self.terminate();
     }
 }
 
@@ -453,7 +459,10 @@ impl Client {
                 .insert("origin", origin.parse().expect("origin header"));
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Viewer { socket })
+        Ok(Viewer {
+            socket,
+            close_code: None,
+        })
     }
 }
 
@@ -462,6 +471,8 @@ pub struct Viewer {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// The close code the agent sent, once closed.
+    pub close_code: Option<u16>,
 }
 
 impl Viewer {
@@ -473,7 +484,10 @@ impl Viewer {
                 .expect("a message within 120 s")?;
             match message.ok()? {
                 Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
-                Message::Close(_) => return None,
+                Message::Close(frame) => {
+                    self.close_code = frame.map(|f| u16::from(f.code));
+                    return None;
+                }
                 _ => continue,
             }
         }
