@@ -58,6 +58,14 @@ struct Processes {
 
 impl Drop for Processes {
     fn drop(&mut self) {
+        // SIGTERM first: the agent then stops the demo product's replicas; SIGKILL would leave them running.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.agent.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && matches!(self.agent.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.agent.kill();
         let _ = self.agent.wait();
         if let Some(driver) = &mut self.driver {
