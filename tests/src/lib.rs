@@ -1,8 +1,8 @@
 //! Helpers for the end-to-end tests: a real agent running the demo product, chromedriver, and a headless
 //! Chromium driven through WebDriver (fantoccini).
 //!
-//! The tests run only with `E2E=1` (the lead's `scripts/test.sh` sets it after building the console); otherwise
-//! each one prints that it was skipped. They need `frontend/dist` (`trunk build --offline`), the agent and the
+//! The tests are `#[ignore]`d so that a plain `cargo nextest run --workspace` reports them as skipped;
+//! `scripts/test.sh` runs them with `--run-ignored only` after building the console. They need `frontend/dist` (`trunk build --offline`), the agent and the
 //! demo binaries (`cargo build -p agent -p demo --bins`), `/usr/bin/chromium` and `/usr/bin/chromedriver`.
 
 use std::net::TcpListener;
@@ -15,17 +15,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 /// The admin password the tests start the agent with.
 pub const ADMIN_PASSWORD: &str = "e2e-Admin-password-1";
-
-/// Whether end-to-end tests should run; prints why not when they should not.
-pub fn enabled(test: &str) -> bool {
-    let on = std::env::var("E2E").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!(
-            "SKIPPED {test}: end-to-end browser tests run only with E2E=1 (see tests/src/lib.rs)"
-        );
-    }
-    on
-}
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -1,10 +1,10 @@
-//! The console in headless Chromium against a real agent running the demo product (run with E2E=1).
+//! The console in headless Chromium against a real agent running the demo product (ignored by default: `cargo nextest run -p system-tests --run-ignored only`, after building the console).
 
 use std::time::Duration;
 
 use anyhow::Result;
 use fantoccini::Locator;
-use system_tests::{Console, demo_file, enabled, noise, write_zip};
+use system_tests::{Console, demo_file, noise, write_zip};
 
 /// Long enough for the debug build of the console on a busy 2-core machine.
 const SHORT: Duration = Duration::from_secs(30);
@@ -50,10 +50,8 @@ async fn to_upgrade_page_with_target(console: &Console) -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
-    if !enabled("zero_downtime_upgrade_from_logon_to_its_record") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     console.screenshot("upgrade-page").await;
@@ -154,10 +152,8 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn a_changed_template_needs_confirmation() -> Result<()> {
-    if !enabled("a_changed_template_needs_confirmation") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     // The same package again: the agent overwrites the stored one, and the console says so.
@@ -202,10 +198,8 @@ async fn a_changed_template_needs_confirmation() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn an_incompatible_bundle_is_blocked() -> Result<()> {
-    if !enabled("an_incompatible_bundle_is_blocked") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     console.click("#kind-non-standard").await?;
@@ -239,10 +233,8 @@ async fn an_incompatible_bundle_is_blocked() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn a_failed_upgrade_rolls_back_and_offers_retry() -> Result<()> {
-    if !enabled("a_failed_upgrade_rolls_back_and_offers_retry") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     console
@@ -276,10 +268,8 @@ async fn a_failed_upgrade_rolls_back_and_offers_retry() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn a_50_mb_bundle_is_checked_in_slices_with_progress() -> Result<()> {
-    if !enabled("a_50_mb_bundle_is_checked_in_slices_with_progress") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     let values = std::fs::read(demo_file("demo/config/standard-V5.1.2.04.yaml"))?;
@@ -355,10 +345,8 @@ async fn a_50_mb_bundle_is_checked_in_slices_with_progress() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn force_stop_from_the_banner_then_retry_to_the_end() -> Result<()> {
-    if !enabled("force_stop_from_the_banner_then_retry_to_the_end") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     // The good configuration with slow-starting replicas, so that there is time to stop it.
@@ -424,10 +412,8 @@ async fn force_stop_from_the_banner_then_retry_to_the_end() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
 async fn a_target_that_cannot_roll_says_why_and_selects_downtime() -> Result<()> {
-    if !enabled("a_target_that_cannot_roll_says_why_and_selects_downtime") {
-        return Ok(());
-    }
     let console = Console::start().await?;
     console.open("/opsconsole/v2/upgrade").await?;
     console.log_on().await?;
