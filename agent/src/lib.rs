@@ -94,7 +94,7 @@ pub async fn serve(
     })?;
     let ops = operations::Operations::new(db.clone(), engine.clone(), config.limits);
     ops.bring_up(config.bootstrap.as_ref()).await?;
-    let state = filters::State::new(db, ops, &config, local);
+    let state = filters::State::new(db, ops.clone(), &config, local);
     tracing::info!("listening on http://{local}");
     let closer = state.clone();
     let shutdown = async move {
@@ -109,6 +109,9 @@ pub async fn serve(
         .run()
         .await;
     tracing::info!("stopping the applications");
+    // The engine stops a run in progress after its current replica step, then the replicas; the run's record
+    // is ended (stopped, retryable) before the agent exits.
     engine.shutdown().await;
+    ops.wait_for_runs(std::time::Duration::from_secs(30)).await;
     Ok(())
 }

@@ -54,6 +54,8 @@ pub struct Operations {
     limits: Limits,
     /// The stop signal of each run in progress.
     stops: Mutex<HashMap<i64, watch::Sender<bool>>>,
+    /// The task of each run in progress (it ends once the record is ended).
+    runs: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Operations {
@@ -65,6 +67,7 @@ impl Operations {
             live: Live::default(),
             limits,
             stops: Mutex::new(HashMap::new()),
+            runs: Mutex::new(Vec::new()),
         })
     }
 
@@ -295,7 +298,7 @@ impl Operations {
             );
         }
         let this = self.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let engine = this.engine.clone();
             let reporter: Arc<dyn UpgradeEvents> = events;
             let run = tokio::spawn(async move { engine.run(job, reporter, stop_rx).await });
@@ -304,6 +307,22 @@ impl Operations {
             });
             this.finish(id, outcome);
         });
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.retain(|run| !run.is_finished());
+        runs.push(task);
+    }
+
+    /// At agent shutdown, after the engine's: waits (at most `limit`) until the runs the engine stopped have
+    /// recorded their outcome.
+    pub async fn wait_for_runs(&self, limit: std::time::Duration) {
+        let runs: Vec<_> =
+            std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()));
+        let all = futures_util::future::join_all(runs);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!(
+                "an upgrade run did not end in time; it stays running and resumes at the next start"
+            );
+        }
     }
 
     /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers.
@@ -327,12 +346,25 @@ impl Operations {
                 Level::Error,
                 format!("upgrade failed: {r}"),
             ),
-            RunOutcome::Stopped => (
-                UpgradeStatus::Stopped,
-                Some("stopped by an operator".to_string()),
-                Level::Warn,
-                "upgrade stopped".to_string(),
-            ),
+            RunOutcome::Stopped => {
+                let asked = self
+                    .stops
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&id)
+                    .is_some_and(|stop| *stop.borrow());
+                let reason = if asked {
+                    "stopped by an operator"
+                } else {
+                    "stopped because the agent shut down; Retry continues it"
+                };
+                (
+                    UpgradeStatus::Stopped,
+                    Some(reason.to_string()),
+                    Level::Warn,
+                    format!("upgrade {reason}"),
+                )
+            }
         };
         let events = self.events(id);
         events.log(level, None, &line);

@@ -84,7 +84,7 @@ async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_
 }
 
 #[tokio::test]
-async fn sigterm_during_an_upgrade_closes_live_viewers_and_the_next_start_ends_the_upgrade() {
+async fn sigterm_during_an_upgrade_closes_live_viewers_and_stops_the_run_for_a_retry() {
     let mut agent = Agent::start().await;
     let admin = agent.admin().await;
     admin.import_demo_versions().await;
@@ -109,9 +109,18 @@ async fn sigterm_during_an_upgrade_closes_live_viewers_and_the_next_start_ends_t
 
     agent.restart();
     let admin = agent.admin().await;
-    let record = admin.wait_until_ended(id).await;
+    let record = admin.upgrade(id).await;
+    assert_eq!(
+        record.summary.status,
+        UpgradeStatus::Stopped,
+        "a clean shutdown stops the run: {record:?}"
+    );
     assert!(
-        record.summary.status == UpgradeStatus::Succeeded || record.summary.reason.is_some(),
+        record
+            .summary
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("shut down")),
         "{record:?}"
     );
     let logs = admin.all_logs(id).await;
@@ -123,5 +132,20 @@ async fn sigterm_during_an_upgrade_closes_live_viewers_and_the_next_start_ends_t
             .get("operation")
             .is_none(),
         "no stale lock"
+    );
+
+    let retry = admin
+        .http
+        .post(admin.at(&format!("/api/v1/upgrades/{id}/retry")))
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(retry.status(), 202, "Retry continues it");
+    let retry_id = retry.json::<serde_json::Value>().await.expect("body")["id"]
+        .as_i64()
+        .expect("id");
+    assert_eq!(
+        admin.wait_until_ended(retry_id).await.summary.status,
+        UpgradeStatus::Succeeded
     );
 }
