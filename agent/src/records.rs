@@ -390,7 +390,9 @@ pub fn logs(conn: &Connection, id: i64, after: u64, limit: u32) -> Result<Vec<Lo
 /// Sets the number of planned steps.
 pub fn set_total(conn: &Connection, id: i64, total: u32) -> Result<Progress> {
     conn.execute(
-        "UPDATE upgrades SET progress_total = ?2 WHERE id = ?1",
+        "UPDATE upgrades SET progress_total =
+             MAX(?2, (SELECT COUNT(*) FROM steps WHERE upgrade_id = ?1))
+         WHERE id = ?1",
         params![id, total],
     )?;
     progress(conn, id)
@@ -424,6 +426,14 @@ pub fn start_step(
     Ok(seq)
 }
 
+/// Recounts the steps finished. A failure adds steps the plan did not have (the failed one, the rollback's), so the
+/// total grows with them: the progress never says "28 of 27".
+const RECOUNT_DONE: &str = "UPDATE upgrades SET
+         progress_done = (SELECT COUNT(*) FROM steps
+                          WHERE upgrade_id = ?1 AND status IN ('done', 'failed', 'skipped')),
+         progress_total = MAX(progress_total, (SELECT COUNT(*) FROM steps WHERE upgrade_id = ?1))
+     WHERE id = ?1";
+
 /// Records how a step ended and recounts the steps done.
 pub fn finish_step(
     conn: &mut Connection,
@@ -437,12 +447,7 @@ pub fn finish_step(
         "UPDATE steps SET status = ?3, finished_at = ?4, message = ?5 WHERE upgrade_id = ?1 AND seq = ?2",
         params![id, seq, status, db::now(), message],
     )?;
-    tx.execute(
-        "UPDATE upgrades SET progress_done =
-             (SELECT COUNT(*) FROM steps WHERE upgrade_id = ?1 AND status IN ('done', 'failed', 'skipped'))
-         WHERE id = ?1",
-        [id],
-    )?;
+    tx.execute(RECOUNT_DONE, [id])?;
     tx.commit()?;
     progress(conn, id)
 }
@@ -455,12 +460,7 @@ pub fn interrupt_steps(conn: &Connection, id: i64) -> Result<()> {
          WHERE upgrade_id = ?1 AND status = 'running'",
         params![id, db::now()],
     )?;
-    conn.execute(
-        "UPDATE upgrades SET progress_done =
-             (SELECT COUNT(*) FROM steps WHERE upgrade_id = ?1 AND status IN ('done', 'failed', 'skipped'))
-         WHERE id = ?1",
-        [id],
-    )?;
+    conn.execute(RECOUNT_DONE, [id])?;
     Ok(())
 }
 
@@ -504,4 +504,51 @@ pub fn set_availability(conn: &Connection, id: i64, measured: &Availability) -> 
         params![id, json],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(conn: &mut Connection) -> i64 {
+        let new = NewRecord {
+            from_version: "V5.1.2.02".into(),
+            from_values: String::new(),
+            to_version: "V5.1.2.04".into(),
+            to_values: String::new(),
+            mode: UpgradeMode::ZeroDowntime,
+            config_kind: ConfigKind::Standard,
+            config_file_name: "values.yaml".into(),
+            config: Vec::new(),
+            started_by: "admin".into(),
+            retry_of: None,
+            acknowledgements: vec!["started"],
+        };
+        match create(conn, &new) {
+            Ok(Created::Started(id)) => id,
+            other => panic!("record not created: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn steps_beyond_the_plan_grow_the_total_so_done_never_exceeds_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = db::Db::open(dir.path()).expect("database");
+        let mut conn = db.lock();
+        let id = record(&mut conn);
+        set_total(&conn, id, 2).expect("plan");
+        let mut last = Progress::default();
+        // Two planned steps, then a failure's extra step (what a rollback adds).
+        for action in ["start", "ready", "rollback"] {
+            let seq = start_step(&mut conn, id, "web", Some("web-1"), action, "").expect("step");
+            last = finish_step(&mut conn, id, seq, "done", "").expect("finish");
+            assert!(last.done <= last.total, "{last:?}");
+        }
+        assert_eq!(last, Progress { done: 3, total: 3 });
+        // A later, smaller plan does not shrink the total below the steps already recorded.
+        assert_eq!(
+            set_total(&conn, id, 1).expect("plan"),
+            Progress { done: 3, total: 3 }
+        );
+    }
 }
