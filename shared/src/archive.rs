@@ -27,6 +27,8 @@ const LOCAL_SIGNATURE: u32 = 0x0403_4b50;
 const INPUT_CHUNK: usize = 256 * 1024;
 /// The most output one inflate call may make.
 const OUTPUT_WINDOW: usize = 256 * 1024;
+/// The smallest output window: enough for a small entry in one call, whatever its header says.
+const MIN_WINDOW: usize = 4 * 1024;
 
 /// The files of a ZIP, extracted and checked.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -450,8 +452,16 @@ impl<'a> ZipScan<'a> {
                 take
             }
             Some(decompress) => {
-                // At most one window of output per call, so that a step stays short whatever the ratio.
-                let window = OUTPUT_WINDOW.min(budget_left.saturating_add(1));
+                // At most one window of output per call, so that a step stays short whatever the ratio; no more than
+                // the header announces (plus one byte to notice a lie), so that a small entry does not hold a whole
+                // window of memory.
+                let announced = entry.declared_len.saturating_sub(before_out as u64);
+                let announced = usize::try_from(announced)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1);
+                let window = OUTPUT_WINDOW
+                    .min(budget_left.saturating_add(1))
+                    .min(announced.max(MIN_WINDOW));
                 if current.out.capacity() - before_out < window {
                     current
                         .out
@@ -535,7 +545,8 @@ impl<'a> ZipScan<'a> {
                 ));
             }
             let mut bytes = done.out;
-            if bytes.capacity() > bytes.len() + OUTPUT_WINDOW {
+            // Thousands of small entries must not each keep a window's worth of spare capacity.
+            if bytes.capacity() - bytes.len() > bytes.len() / 8 + MIN_WINDOW {
                 bytes.shrink_to_fit();
             }
             self.extracted.insert(
