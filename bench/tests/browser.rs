@@ -1,18 +1,16 @@
 //! The benchmark in headless Chromium: the same `bench::check` as natively, on bytes fetched from the local
 //! server that `scripts/bench-bundle.sh` starts, timed with `performance.now()`.
 //!
-//! It also times the check as the console runs it (`frontend/src/checks.rs`): the ZIP extracted in 256 KiB slices
-//! with a yield to the browser (`setTimeout(0)`) between them, so that the page stays responsive.
+//! It also times the check as the console runs it (`frontend::checks::configuration`): the ZIP extracted in slices
+//! of about 40 ms with a yield to the browser (`setTimeout(0)`) between them, so that the page stays responsive.
 //!
 //! The URLs are baked in at build time (`BENCH_PACKAGE_URL`, `BENCH_BUNDLE_URL`, optional `BENCH_RUNS`): a
 //! build without them (an ordinary `cargo test --target wasm32-unknown-unknown`) skips with a message.
 #![cfg(target_arch = "wasm32")]
 
 use bench::{Prepared, Summary, check, inflated_bytes, megabytes_per_second, prepare};
-use gloo_timers::future::TimeoutFuture;
 use js_sys::Uint8Array;
-use shared::archive::ZipScan;
-use shared::nonstandard::check_non_standard_bundle;
+use shared::api::ConfigKind;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -33,22 +31,19 @@ async fn fetch_bytes(url: &str) -> Vec<u8> {
     Uint8Array::new(&buffer).to_vec()
 }
 
-/// The console's slice (`frontend::checks::SLICE_BYTES`): compressed bytes worked through between two yields.
-const CONSOLE_SLICE_BYTES: u64 = 256 * 1024;
-
-/// The check as the console runs it: extraction in slices, yielding between them, then the bundle checks.
+/// The check as the console runs it (`frontend::checks::configuration`): extraction in time slices with a yield
+/// to the browser between them, then the bundle checks.
 async fn check_in_slices(prepared: &Prepared, bundle: &[u8]) -> Option<String> {
-    let mut zip = ZipScan::open("bundle.zip", bundle, &prepared.limits).expect("the bundle opens");
-    loop {
-        let step = zip.step(CONSOLE_SLICE_BYTES).expect("the bundle extracts");
-        if step.finished {
-            break;
-        }
-        TimeoutFuture::new(0).await;
-    }
-    let extracted = zip.finish().expect("the bundle extracts");
-    let (report, _) =
-        check_non_standard_bundle(&prepared.package, extracted, None, &prepared.limits);
+    let report = frontend::checks::configuration(
+        ConfigKind::NonStandard,
+        &prepared.package,
+        "bundle.zip",
+        bundle,
+        "",
+        &prepared.limits,
+        &|_, _| {},
+    )
+    .await;
     assert!(report.ok, "{:?}", report.findings);
     report.template_digest
 }
