@@ -228,40 +228,41 @@ impl Console {
         self.click("#log-on").await
     }
 
-    /// Waits for an element.
+    /// Waits for an element. A look-up that a navigation aborts (the console's redirect to its logon page, say)
+    /// is tried again: only the deadline ends the wait.
     pub async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
-        match self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(45))
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(element) => Ok(element),
-            Err(e) => {
-                self.screenshot("failure").await;
-                let at = self.path().await.unwrap_or_default();
-                Err(e).with_context(|| format!("waiting for {css} on {at}"))
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return Ok(element),
+                Err(e) if Instant::now() > deadline => {
+                    self.screenshot("failure").await;
+                    let at = self.path().await.unwrap_or_default();
+                    return Err(e).with_context(|| format!("waiting for {css} on {at}"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }
 
-    /// Clicks an element once it is there.
+    /// Clicks an element once it is there (found again if a navigation replaced it in between).
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.find(css)
-            .await?
-            .click()
-            .await
-            .with_context(|| format!("clicking {css}"))
+        let mut result = self.find(css).await?.click().await;
+        if result.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            result = self.find(css).await?.click().await;
+        }
+        result.with_context(|| format!("clicking {css}"))
     }
 
-    /// Types into an input.
+    /// Types into an input (found again if a navigation replaced it in between).
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        self.find(css)
-            .await?
-            .send_keys(text)
-            .await
-            .with_context(|| format!("typing into {css}"))
+        let mut result = self.find(css).await?.send_keys(text).await;
+        if result.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            result = self.find(css).await?.send_keys(text).await;
+        }
+        result.with_context(|| format!("typing into {css}"))
     }
 
     /// Picks a file in a file input.
