@@ -172,13 +172,8 @@ fn current_package(
 fn summary(report: &Report) -> String {
     let mut out = String::new();
     for finding in &report.findings {
-        let line = finding.to_string();
-        // Messages usually begin with their file already; say it once.
-        let line = match &finding.file {
-            Some(file) => line.replacen(&format!("{file}: {file}: "), &format!("{file}: "), 1),
-            None => line,
-        };
-        out.push_str(&line);
+        // `severity[code]: message`; the message names its file, line and column.
+        out.push_str(&finding.to_string());
         if let Some(path) = &finding.path {
             out.push_str(&format!(" (at {path})"));
         }
