@@ -4,7 +4,7 @@
 #   2. times check_non_standard_config natively (release build);
 #   3. times `unzip -t` plus `unzip -d` and `md5sum` of every extracted file, on the same machine;
 #   4. times the same check in headless Chromium (wasm, wasm-release profile, as the console ships), in one call
-#      and as the console runs it (256 KiB slices with a yield to the browser between them);
+#      and as the console runs it (~40 ms slices with a yield to the browser between them);
 #   5. prints the ratios.
 # It measures; it never fails on a time. It fails only when a step cannot run or the check's report is not ok.
 #
@@ -143,6 +143,6 @@ row "unzip -t + unzip -d + md5sum" "$tools" "$tools_best"
 row "native check (release)" "$native" "$native_best"
 if [[ -n "$browser" ]]; then
   row "browser check (headless Chromium, $wasm_profile)" "$browser" "$browser_best"
-  row "browser, in the console's 256 KiB slices" "$console" "$console_best"
+  row "browser, as the console slices it" "$console" "$console_best"
 fi
 echo "bundle: $bundle_mb MB compressed, $inflated_mb MB inflated; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
