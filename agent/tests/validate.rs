@@ -266,3 +266,41 @@ fn an_unreadable_file_or_a_usage_error_exits_2_and_says_why() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--current 5.1.2"));
 }
+
+#[test]
+fn online_values_that_are_not_text_or_a_broken_running_package_exit_2_and_say_which() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = dir.path().join("running-values.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let output = agent_validate(&[
+        "--version-package",
+        &demo("versions/V5.1.2.04.zip"),
+        "--config",
+        &demo("config/nonstandard-V5.1.2.04-good.zip"),
+        "--kind",
+        "non-standard",
+        "--online",
+        &binary.display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--online") && stderr.contains("running-values.yaml"),
+        "{stderr}"
+    );
+
+    let broken = dir.path().join("running.yaml");
+    std::fs::write(&broken, "version: V5.1.2.02\nproduct: dataphin\n").unwrap();
+    let output = agent_validate(&[
+        "--version-package",
+        &demo("versions/V5.1.2.04.zip"),
+        "--current",
+        &broken.display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not a valid package") && stderr.contains("running.yaml"),
+        "{stderr}"
+    );
+}
