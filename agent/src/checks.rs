@@ -10,15 +10,23 @@ use shared::version::Version;
 
 /// A version package that passed the checks.
 #[derive(Debug, Clone)]
-pub struct CheckedPackage {
+pub struct CheckedPackage(VersionPackage);
+
+impl CheckedPackage {
     /// Its manifest.
-    pub manifest: Manifest,
+    pub fn manifest(&self) -> &Manifest {
+        &self.0.manifest
+    }
+
     /// Whether it carries the template files.
-    pub has_template: bool,
+    pub fn has_template(&self) -> bool {
+        self.0.template.as_ref().is_some_and(|t| t.carries_files())
+    }
+
     /// The template digest, when it has a template.
-    pub template_digest: Option<String>,
-    /// The package as the checks see it.
-    package: VersionPackage,
+    pub fn template_digest(&self) -> Option<String> {
+        self.0.template_digest().map(|d| d.0)
+    }
 }
 
 /// Checks a version package; the package when the report is ok.
@@ -28,12 +36,7 @@ pub fn version_package(
     limits: &Limits,
 ) -> (Report, Option<CheckedPackage>) {
     let (report, package) = shared::package::check_version_package(file_name, bytes, limits);
-    let package = package.filter(|_| report.ok).map(|package| CheckedPackage {
-        manifest: package.manifest.clone(),
-        has_template: package.template.as_ref().is_some_and(|t| t.carries_files()),
-        template_digest: package.template_digest().map(|d| d.0),
-        package,
-    });
+    let package = package.filter(|_| report.ok).map(CheckedPackage);
     (report, package)
 }
 
@@ -49,10 +52,10 @@ pub fn configuration(
 ) -> (Report, Option<String>) {
     match kind {
         ConfigKind::Standard => {
-            shared::standard::check_standard_config(&package.package, file_name, bytes, limits)
+            shared::standard::check_standard_config(&package.0, file_name, bytes, limits)
         }
         ConfigKind::NonStandard => shared::nonstandard::check_non_standard_config(
-            &package.package,
+            &package.0,
             file_name,
             bytes,
             Some(online_values),
@@ -66,7 +69,7 @@ pub fn zero_downtime(
     current: &CheckedPackage,
     target: &CheckedPackage,
 ) -> Result<ZeroDowntimeDecision, Box<Finding>> {
-    shared::compat::zero_downtime(&current.package, &target.package).map_err(Into::into)
+    shared::compat::zero_downtime(&current.0, &target.0).map_err(Into::into)
 }
 
 /// Whether version `a` is newer than `b`; false when either does not parse.
@@ -74,10 +77,8 @@ pub fn newer(a: &str, b: &str) -> bool {
     matches!((Version::parse(a), Version::parse(b)), (Ok(a), Ok(b)) if a > b)
 }
 
-/// The version as stored and shown: a lowercase `v` becomes `V`.
+/// The version as stored and shown: what `Version` displays (a lowercase `v` becomes `V`); text that is no version
+/// stays as it is, so that looking it up finds nothing.
 pub fn normalize_version(version: &str) -> String {
-    match version.strip_prefix('v') {
-        Some(rest) => format!("V{rest}"),
-        None => version.to_string(),
-    }
+    Version::parse(version).map_or_else(|_| version.to_string(), |v| v.to_string())
 }

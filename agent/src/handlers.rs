@@ -274,7 +274,7 @@ pub async fn version_import(
         Some(package) if report.ok => package,
         _ => return Err(Problem::Invalid(report).into()),
     };
-    let version = checks::normalize_version(&package.manifest.version);
+    let version = checks::normalize_version(&package.manifest().version);
     let v = version.clone();
     let outcome = state
         .db
@@ -484,7 +484,7 @@ async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessment, Rejecti
             decision,
             report,
             values,
-            checks::normalize_version(&wanted.manifest.version),
+            checks::normalize_version(&wanted.manifest().version),
         ))
     })
     .await

@@ -155,13 +155,13 @@ impl Operations {
                 summarize(&report)
             ))
         })?;
-        let manifest = package.manifest.clone();
+        let manifest = package.manifest().clone();
         let stored_values = values.clone();
         self.db
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 versions::import(&tx, &package, &package_name, &package_bytes)?;
-                versions::set_running(&tx, &package.manifest.version, &stored_values)?;
+                versions::set_running(&tx, &package.manifest().version, &stored_values)?;
                 tx.commit()?;
                 Ok(())
             })

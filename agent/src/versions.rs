@@ -25,7 +25,7 @@ pub fn import(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<bool> {
-    let manifest = &package.manifest;
+    let manifest = package.manifest();
     let version = checks::normalize_version(&manifest.version);
     let manifest_json =
         serde_json::to_string(manifest).map_err(|e| Error::Database(e.to_string()))?;
@@ -47,8 +47,8 @@ pub fn import(
             manifest_json,
             file_name,
             bytes,
-            package.has_template,
-            package.template_digest,
+            package.has_template(),
+            package.template_digest(),
             db::now()
         ],
     )?;
