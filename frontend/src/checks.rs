@@ -33,11 +33,6 @@ pub async fn version_package(
     }
 }
 
-/// The version a checked package carries, as written.
-pub fn package_version(package: &VersionPackage) -> String {
-    package.manifest.version.clone()
-}
-
 /// Checks a configuration file of either kind against the target version's package; `online_values` is the YAML
 /// running now (for the non-standard difference).
 pub async fn configuration(

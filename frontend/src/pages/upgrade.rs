@@ -476,7 +476,7 @@ async fn upload_version(
         });
         return;
     };
-    let version = checks::package_version(&package);
+    let version = package.version.to_string();
     check.set(Check::Running {
         what: format!("Sending {version} to the agent"),
         done: 0,
