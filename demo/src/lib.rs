@@ -60,13 +60,7 @@ pub struct Replica {
 
 /// Runs one replica until SIGTERM (or SIGINT), then shuts down gracefully.
 pub async fn run(args: Args) -> Result<()> {
-    let settings = Settings::load(&args)?;
-    let listener = TcpListener::bind(("127.0.0.1", settings.port))
-        .await
-        .map_err(|source| Error::Io {
-            what: format!("listening on 127.0.0.1:{}", settings.port),
-            source,
-        })?;
+    // Before anything else, so that a SIGTERM during start-up still ends the replica gracefully.
     let terminate = signal(SignalKind::terminate()).map_err(|source| Error::Io {
         what: "SIGTERM handler".into(),
         source,
@@ -75,6 +69,13 @@ pub async fn run(args: Args) -> Result<()> {
         what: "SIGINT handler".into(),
         source,
     })?;
+    let settings = Settings::load(&args)?;
+    let listener = TcpListener::bind(("127.0.0.1", settings.port))
+        .await
+        .map_err(|source| Error::Io {
+            what: format!("listening on 127.0.0.1:{}", settings.port),
+            source,
+        })?;
     serve(listener, settings, async move {
         let (mut terminate, mut interrupt) = (terminate, interrupt);
         tokio::select! {

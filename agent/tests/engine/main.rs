@@ -731,16 +731,20 @@ async fn a_stray_replica_missing_from_the_table_is_stopped_at_start() {
     let platform_dir = cluster.platform_dir();
     let values = repo().join("demo/config/values-V5.1.2.02.yaml");
     // As if the agent had been killed between starting a replica and writing the table.
+    let stray_port = free_base_port();
     let mut stray = std::process::Command::new(bin_dir().join("demo-app"))
         .args(["--role", "dataservice"])
-        .env("DEMO_PORT", free_base_port().to_string())
+        .env("DEMO_PORT", stray_port.to_string())
         .env("DEMO_VALUES", &values)
         .env("DEMO_STATE_DIR", platform_dir.join("state"))
         .env("UPGRADE_AGENT_HOME", &platform_dir)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !marked_processes(&platform_dir).contains(&stray.id()) {
+    // Listening means it runs as a replica would (its SIGTERM handler is in place before it binds).
+    while !marked_processes(&platform_dir).contains(&stray.id())
+        || std::net::TcpStream::connect(("127.0.0.1", stray_port)).is_err()
+    {
         assert!(Instant::now() < deadline, "the stray process did not start");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
