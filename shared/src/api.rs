@@ -242,6 +242,7 @@ pub struct Availability {
 
 /// `GET /api/v1/upgrades/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "UpgradeDetailFields")]
 pub struct UpgradeDetail {
     /// The summary fields.
     #[serde(flatten)]
@@ -257,6 +258,61 @@ pub struct UpgradeDetail {
     pub replicas: Vec<ApplicationView>,
     /// File name of the configuration used.
     pub config_file_name: String,
+}
+
+/// [`UpgradeDetail`] as it is read: the summary's fields beside the detail's, regrouped afterwards. This is what
+/// `#[serde(flatten)]` does, without the buffering code flatten generates for reading (16 KB of the console's
+/// wasm, docs/console.md); writing keeps `flatten`. A field added to [`UpgradeSummary`] is added here too, or the
+/// compiler says so in the `From` below.
+#[derive(Deserialize)]
+struct UpgradeDetailFields {
+    id: i64,
+    from_version: String,
+    to_version: String,
+    mode: UpgradeMode,
+    config_kind: ConfigKind,
+    status: UpgradeStatus,
+    started_by: String,
+    started_at: String,
+    #[serde(default)]
+    finished_at: Option<String>,
+    progress: Progress,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    retry_of: Option<i64>,
+    steps: Vec<StepView>,
+    acknowledgements: Vec<AuditEvent>,
+    #[serde(default)]
+    availability: Option<Availability>,
+    replicas: Vec<ApplicationView>,
+    config_file_name: String,
+}
+
+impl From<UpgradeDetailFields> for UpgradeDetail {
+    fn from(f: UpgradeDetailFields) -> UpgradeDetail {
+        UpgradeDetail {
+            summary: UpgradeSummary {
+                id: f.id,
+                from_version: f.from_version,
+                to_version: f.to_version,
+                mode: f.mode,
+                config_kind: f.config_kind,
+                status: f.status,
+                started_by: f.started_by,
+                started_at: f.started_at,
+                finished_at: f.finished_at,
+                progress: f.progress,
+                reason: f.reason,
+                retry_of: f.retry_of,
+            },
+            steps: f.steps,
+            acknowledgements: f.acknowledgements,
+            availability: f.availability,
+            replicas: f.replicas,
+            config_file_name: f.config_file_name,
+        }
+    }
 }
 
 /// `POST /api/v1/upgrades` answer (and retry).
@@ -302,7 +358,7 @@ pub struct LogEntry {
 
 /// A message on `GET /api/v1/upgrades/{id}/logs/stream`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase", try_from = "StreamFields")]
 pub enum StreamMessage {
     /// A log line.
     Log(LogEntry),
@@ -322,4 +378,175 @@ pub enum StreamMessage {
         /// Final status.
         status: UpgradeStatus,
     },
+}
+
+/// [`StreamMessage`] as it is read: one object with a `type` and the fields of every kind, then checked. The same
+/// as serde's internally tagged enum, without the buffering code it generates for reading (docs/console.md);
+/// writing keeps the tag.
+#[derive(Deserialize)]
+struct StreamFields {
+    #[serde(rename = "type")]
+    kind: String,
+    seq: Option<u64>,
+    ts: Option<String>,
+    level: Option<String>,
+    app: Option<String>,
+    message: Option<String>,
+    done: Option<u32>,
+    total: Option<u32>,
+    status: Option<UpgradeStatus>,
+    step: Option<String>,
+}
+
+impl TryFrom<StreamFields> for StreamMessage {
+    type Error = String;
+
+    fn try_from(f: StreamFields) -> Result<StreamMessage, String> {
+        let missing = |field: &str| format!("a `{}` message without `{field}`", f.kind);
+        match f.kind.as_str() {
+            "log" => Ok(StreamMessage::Log(LogEntry {
+                seq: f.seq.ok_or_else(|| missing("seq"))?,
+                ts: f.ts.ok_or_else(|| missing("ts"))?,
+                level: f.level.ok_or_else(|| missing("level"))?,
+                app: f.app,
+                message: f.message.ok_or_else(|| missing("message"))?,
+            })),
+            "progress" => Ok(StreamMessage::Progress {
+                done: f.done.ok_or_else(|| missing("done"))?,
+                total: f.total.ok_or_else(|| missing("total"))?,
+                status: f.status.ok_or_else(|| missing("status"))?,
+                step: f.step.ok_or_else(|| missing("step"))?,
+            }),
+            "end" => Ok(StreamMessage::End {
+                status: f.status.ok_or_else(|| missing("status"))?,
+            }),
+            other => Err(format!(
+                "unknown message type `{other}` (expected log, progress or end)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(optional: bool) -> UpgradeDetail {
+        let some = |text: &str| optional.then(|| text.to_string());
+        UpgradeDetail {
+            summary: UpgradeSummary {
+                id: 7,
+                from_version: "V5.1.2.02".into(),
+                to_version: "V5.1.2.04".into(),
+                mode: UpgradeMode::ZeroDowntime,
+                config_kind: ConfigKind::NonStandard,
+                status: UpgradeStatus::RolledBack,
+                started_by: "admin".into(),
+                started_at: "2026-11-25T10:00:00.000Z".into(),
+                finished_at: some("2026-11-25T10:05:00.000Z"),
+                progress: Progress { done: 3, total: 9 },
+                reason: some("web-1 never became ready"),
+                retry_of: optional.then_some(6),
+            },
+            steps: vec![StepView {
+                seq: 1,
+                application: "web".into(),
+                replica: some("web-1"),
+                action: "start".into(),
+                status: "failed".into(),
+                started_at: some("2026-11-25T10:00:01.000Z"),
+                finished_at: None,
+                message: some("not ready within 60 s"),
+            }],
+            acknowledgements: vec![AuditEvent {
+                who: "admin".into(),
+                what: "accepted the risk".into(),
+                when: "2026-11-25T10:00:00.000Z".into(),
+            }],
+            availability: optional.then_some(Availability {
+                calls: 1200,
+                failures: 0,
+                success_ratio: 1.0,
+                p50_ms: 2.0,
+                p99_ms: 9.5,
+                max_ms: 30.0,
+                downtime_seconds: None,
+            }),
+            replicas: vec![ApplicationView {
+                name: "web".into(),
+                address: "127.0.0.1:18081".into(),
+                desired_replicas: 1,
+                replicas: vec![ReplicaView {
+                    id: "web-1".into(),
+                    version: "V5.1.2.02".into(),
+                    state: "ready".into(),
+                    ready: true,
+                }],
+            }],
+            config_file_name: "bundle.zip".into(),
+        }
+    }
+
+    #[test]
+    fn an_upgrade_detail_is_one_flat_object_and_reads_back_as_written() {
+        for optional in [true, false] {
+            let written = detail(optional);
+            let json = serde_json::to_value(&written).unwrap();
+            assert_eq!(json["id"], 7, "the summary's fields sit at the top: {json}");
+            assert!(json.get("summary").is_none());
+            assert_eq!(
+                serde_json::from_value::<UpgradeDetail>(json).unwrap(),
+                written
+            );
+        }
+    }
+
+    #[test]
+    fn stream_messages_read_back_as_written_and_a_broken_one_says_what_is_wrong() {
+        let messages = [
+            StreamMessage::Log(LogEntry {
+                seq: 4,
+                ts: "2026-11-25T10:00:01.250Z".into(),
+                level: "info".into(),
+                app: Some("web".into()),
+                message: "web-1 is ready".into(),
+            }),
+            StreamMessage::Log(LogEntry {
+                seq: 5,
+                ts: "2026-11-25T10:00:01.300Z".into(),
+                level: "warn".into(),
+                app: None,
+                message: "slow probe".into(),
+            }),
+            StreamMessage::Progress {
+                done: 2,
+                total: 9,
+                status: UpgradeStatus::Running,
+                step: "drain web-1".into(),
+            },
+            StreamMessage::End {
+                status: UpgradeStatus::Succeeded,
+            },
+        ];
+        for message in messages {
+            let json = serde_json::to_string(&message).unwrap();
+            assert!(json.starts_with(r#"{"type":"#), "{json}");
+            assert_eq!(
+                serde_json::from_str::<StreamMessage>(&json).unwrap(),
+                message
+            );
+        }
+        let read = |json: &str| {
+            serde_json::from_str::<StreamMessage>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let error = read(r#"{"type":"progress","done":1,"total":2,"step":"x"}"#);
+        assert!(
+            error.contains("a `progress` message without `status`"),
+            "{error}"
+        );
+        let error = read(r#"{"type":"hello"}"#);
+        assert!(error.contains("unknown message type `hello`"), "{error}");
+    }
 }

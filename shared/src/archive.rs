@@ -126,7 +126,8 @@ struct Extracting {
     decompress: Option<Decompress>,
     consumed: usize,
     out: Vec<u8>,
-    crc: crc32fast::Hasher,
+    /// CRC-32 of `out` so far.
+    crc: u32,
     md5: Md5,
 }
 
@@ -356,7 +357,13 @@ impl<'a> ZipScan<'a> {
                 return Err(total_too_large(file_name, limits));
             }
         }
-        planned.sort_by_key(|entry| entry.data_start);
+        // Ties (empty entries) by name, so the order never depends on the sort; an unstable sort is less code in
+        // the console's wasm than a stable one.
+        planned.sort_unstable_by(|a, b| {
+            a.data_start
+                .cmp(&b.data_start)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         let total_bytes = planned
             .iter()
             .map(|entry| entry.compressed_len as u64)
@@ -425,7 +432,7 @@ impl<'a> ZipScan<'a> {
                 decompress: (entry.method == Method::Deflated).then(|| Decompress::new(false)),
                 consumed: 0,
                 out: Vec::with_capacity(usize::try_from(likely).unwrap_or(0)),
-                crc: crc32fast::Hasher::new(),
+                crc: 0,
                 md5: Md5::new(),
             }
         });
@@ -508,7 +515,7 @@ impl<'a> ZipScan<'a> {
         current.consumed += read;
         self.done_bytes += read as u64;
         let new = &current.out[before_out..];
-        current.crc.update(new);
+        current.crc = zlib_rs::crc32::crc32(current.crc, new);
         current.md5.update(new);
         let work = (read + new.len()) as u64;
         self.inflated_total += new.len() as u64;
@@ -537,7 +544,7 @@ impl<'a> ZipScan<'a> {
                     ),
                 ));
             }
-            if done.crc.finalize() != entry.crc {
+            if done.crc != entry.crc {
                 return Err(zip_finding(
                     &self.file_name,
                     "zip-invalid",

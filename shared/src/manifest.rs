@@ -290,16 +290,13 @@ impl Manifest {
 
     /// The first dependency cycle among the applications, as names from and back to one application.
     pub fn dependency_cycle(&self) -> Option<Vec<String>> {
-        let edges: BTreeMap<&str, Vec<&str>> = self
-            .applications
-            .iter()
-            .map(|app| {
-                (
-                    app.name.as_str(),
-                    app.depends_on.iter().map(String::as_str).collect(),
-                )
-            })
-            .collect();
+        let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for app in &self.applications {
+            edges.insert(
+                &app.name,
+                app.depends_on.iter().map(String::as_str).collect(),
+            );
+        }
         // 0 unvisited, 1 on the current path, 2 done; an explicit stack so a long chain cannot overflow.
         let mut state: BTreeMap<&str, u8> = BTreeMap::new();
         for &start in edges.keys() {

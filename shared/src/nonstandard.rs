@@ -91,7 +91,10 @@ pub fn check_non_standard_bundle(
     let official = package.template.as_ref();
     match official {
         Some(official) if official.digest() != digest => {
-            let expected = official.files.iter().map(|(path, file)| (path.clone(), file.md5.clone())).collect();
+            let mut expected = BTreeMap::new();
+            for (path, file) in &official.files {
+                expected.insert(path.clone(), file.md5.clone());
+            }
             let difference = FileDifference::between(&expected, &own.files);
             findings.push(
                 Finding::warning(

@@ -151,21 +151,16 @@ pub fn check_version_package(
         return match read_manifest(file_name, bytes, limits) {
             Err(findings) => (Report::new(findings, None), None),
             Ok((manifest, version)) => {
-                let template = manifest.template.as_ref().map(|listed| Template {
-                    files: listed
-                        .files
-                        .iter()
-                        .map(|(path, md5)| {
-                            (
-                                path.clone(),
-                                TemplateFile {
-                                    md5: md5.clone(),
-                                    bytes: None,
-                                },
-                            )
-                        })
-                        .collect(),
-                    values: None,
+                let template = manifest.template.as_ref().map(|listed| {
+                    let mut files = BTreeMap::new();
+                    for (path, md5) in &listed.files {
+                        let md5 = md5.clone();
+                        files.insert(path.clone(), TemplateFile { md5, bytes: None });
+                    }
+                    Template {
+                        files,
+                        values: None,
+                    }
                 });
                 finish(Vec::new(), manifest, version, template)
             }

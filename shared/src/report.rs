@@ -133,8 +133,13 @@ impl std::fmt::Display for Finding {
 impl Report {
     /// A report of these findings: errors first (then warnings, then information, each in the order found), `ok`
     /// when none is an error.
-    pub fn new(mut findings: Vec<Finding>, template_digest: Option<String>) -> Report {
-        findings.sort_by_key(|finding| finding.severity);
+    pub fn new(findings: Vec<Finding>, template_digest: Option<String>) -> Report {
+        // Three piles in order rather than a stable sort: the same result with less code in the console's wasm.
+        let mut piles: [Vec<Finding>; 3] = Default::default();
+        for finding in findings {
+            piles[finding.severity as usize].push(finding);
+        }
+        let findings: Vec<Finding> = piles.into_iter().flatten().collect();
         Report {
             ok: !findings.iter().any(Finding::is_error),
             template_digest,

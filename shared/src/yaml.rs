@@ -124,9 +124,14 @@ impl Value {
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }
-            Value::Map(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
+            Value::Map(map) => {
+                // Inserted one by one: collecting would sort again what is already sorted.
+                let mut object = serde_json::Map::new();
+                for (key, value) in map {
+                    object.insert(key.clone(), value.to_json());
+                }
+                serde_json::Value::Object(object)
+            }
         }
     }
 }
