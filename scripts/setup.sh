@@ -42,6 +42,7 @@ fi
 apt_packages=()
 command -v unzip >/dev/null || apt_packages+=(unzip)
 command -v zip >/dev/null || apt_packages+=(zip)
+command -v brotli >/dev/null || apt_packages+=(brotli) # scripts/console-size.sh
 if [[ $want_browser == 1 ]]; then
   [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
   [[ -x /usr/bin/chromedriver ]] || apt_packages+=(chromium-driver)

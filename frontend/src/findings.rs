@@ -33,9 +33,8 @@ pub fn counts(report: &Report) -> Counts {
 
 /// The findings sorted errors first, keeping each severity's order.
 pub fn by_severity(report: &Report) -> Vec<Finding> {
-    let mut findings = report.findings.clone();
-    findings.sort_by_key(|f| f.severity);
-    findings
+    // The same order as the agent's reports, by the same code.
+    Report::new(report.findings.clone(), None).findings
 }
 
 /// `values.yaml:12:3`, `values.yaml`, or empty: where a finding points.

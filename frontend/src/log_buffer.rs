@@ -50,7 +50,7 @@ impl LogBuffer {
     /// Applications that appear in the log, sorted, for the filter.
     pub fn applications(&self) -> Vec<String> {
         let mut apps: Vec<String> = self.lines.iter().filter_map(|l| l.app.clone()).collect();
-        apps.sort();
+        apps.sort_unstable();
         apps.dedup();
         apps
     }

@@ -1,9 +1,9 @@
 //! Where the operator goes when a session ends, and back again after logging on.
 
-/// Where the router is mounted; the agent serves the console here.
+/// Where the console lives; the agent serves it here.
 pub const BASE: &str = "/opsconsole/v2";
 
-/// A page's full path for links: the router's `<A>` does not add its base to absolute paths.
+/// A page's full path, for links and the address bar.
 pub fn page(path: &str) -> String {
     format!("{BASE}{path}")
 }

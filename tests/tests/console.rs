@@ -138,6 +138,28 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
     );
     console.screenshot("records").await;
 
+    // Back and Forward move between the console's pages without reloading it, and the menu marks where one is.
+    console.find("#nav-records[aria-current='page']").await?;
+    console.script("window.notReloaded = true").await?;
+    console.client.back().await?;
+    console
+        .wait_text("#upgrade-status", "Succeeded", SHORT)
+        .await?;
+    assert!(
+        console
+            .path()
+            .await?
+            .starts_with("/opsconsole/v2/upgrades/")
+    );
+    console.client.forward().await?;
+    console.wait_text("#records", "V5.1.2.04", SHORT).await?;
+    assert_eq!(console.path().await?, "/opsconsole/v2/");
+    assert_eq!(
+        console.script("return window.notReloaded === true").await?,
+        serde_json::json!(true),
+        "the page was not reloaded"
+    );
+
     // Log off: back on the logon page, and the records are out of reach until logging on again.
     console.click("#log-off").await?;
     console.find("#username").await?;

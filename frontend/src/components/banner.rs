@@ -1,9 +1,9 @@
 //! The banner that says an upgrade is in progress, with a link to it and Force stop.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared::api::UpgradeSummary;
 
+use crate::answer::Request;
 use crate::api;
 
 /// Shown on the records page while an operation holds the lock.
@@ -15,8 +15,8 @@ pub fn InProgressBanner(
     on_stopped: Callback<()>,
 ) -> impl IntoView {
     let id = running.id;
-    let stop = Action::new_local(move |_: &()| async move { api::force_stop(id).await });
-    let stop_result = stop.value();
+    let stop = Request::new();
+    let stop_result = stop.answer;
     Effect::new(move |_| {
         if let Some(Ok(())) = stop_result.get() {
             on_stopped.run(());
@@ -29,21 +29,21 @@ pub fn InProgressBanner(
                 "Upgrade in progress: " {running.from_version.clone()} " → " {running.to_version.clone()} " ("
                 {running.progress.done} " of " {running.progress.total} " steps). "
             </span>
-            <A href=crate::session::page(&format!("/upgrades/{id}"))>"View progress"</A>
+            <a href=crate::session::page(&format!("/upgrades/{id}"))>"View progress"</a>
             <button
                 class="btn btn-danger"
                 id="banner-force-stop"
-                disabled=move || stop.pending().get()
+                disabled=move || stop.pending.get()
                 on:click=move |_| {
                     let ok = web_sys::window()
                         .and_then(|w| w.confirm_with_message("Force stop the upgrade after the current replica step?").ok())
                         .unwrap_or(false);
                     if ok {
-                        stop.dispatch(());
+                        stop.send(api::force_stop(id));
                     }
                 }
             >
-                {move || if stop.pending().get() { "Stopping…" } else { "Force stop" }}
+                {move || if stop.pending.get() { "Stopping…" } else { "Force stop" }}
             </button>
             {move || stop_result.get().and_then(|r| r.err()).map(|e| view! { <span class="sev-error">{e.to_string()}</span> })}
         </div>

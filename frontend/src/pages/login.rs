@@ -1,42 +1,37 @@
 //! Log on; afterwards back to the page the operator came from (`?next=`).
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::{api, session};
+use crate::answer::Request;
+use crate::api;
 
-/// The logon form.
+/// The logon form; `next` is the page to return to (already checked to stay inside the console).
 #[component]
-pub fn LoginPage() -> impl IntoView {
+pub fn LoginPage(next: Option<String>) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let query = use_query_map();
-    let navigate = use_navigate();
-    let log_on = Action::new_local(|(user, pass): &(String, String)| {
-        let (user, pass) = (user.clone(), pass.clone());
-        async move { api::login(&user, &pass).await }
-    });
-    let result = log_on.value();
+    let expired = next.is_some();
+    let nav = crate::nav::navigator();
+    let log_on = Request::new();
+    let result = log_on.answer;
     Effect::new(move |_| {
         if let Some(Ok(_)) = result.get() {
-            let next = query.with_untracked(|q| q.get("next").map(|n| session::decode_query(&n)));
-            let to = session::safe_next(next.as_deref()).unwrap_or_else(|| "/".into());
-            navigate(&to, Default::default());
+            nav.go(next.as_deref().unwrap_or("/"));
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        log_on.dispatch((username.get_untracked(), password.get_untracked()));
+        let (user, pass) = (username.get_untracked(), password.get_untracked());
+        log_on.send(async move { api::login(&user, &pass).await });
     };
-    let expired = move || query.with(|q| q.get("next").is_some());
     view! {
         <main class="login-page">
             <form class="card login-card" on:submit=submit>
                 <h1>"Upgrade Manager"</h1>
                 <p class="muted">"Zero-downtime upgrades of the data platform"</p>
-                <Show when=expired>
+                {expired.then(|| view! {
                     <p class="note" id="session-note">"Please log on to continue where you were."</p>
-                </Show>
+                })}
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required autofocus
                     prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
@@ -46,8 +41,8 @@ pub fn LoginPage() -> impl IntoView {
                 {move || result.get().and_then(|r| r.err()).map(|e| view! {
                     <p class="sev-error" role="alert" id="login-error">{e.to_string()}</p>
                 })}
-                <button class="btn btn-primary" type="submit" id="log-on" disabled=move || log_on.pending().get()>
-                    {move || if log_on.pending().get() { "Logging on…" } else { "Log on" }}
+                <button class="btn btn-primary" type="submit" id="log-on" disabled=move || log_on.pending.get()>
+                    {move || if log_on.pending.get() { "Logging on…" } else { "Log on" }}
                 </button>
             </form>
         </main>

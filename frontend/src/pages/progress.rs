@@ -5,27 +5,16 @@ use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_params_map};
 use shared::api::{StreamMessage, UpgradeDetail, UpgradeStatus};
 
+use crate::answer::{self, Request};
 use crate::api;
 use crate::components::log_viewer::LogViewer;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::replica_map::ReplicaMap;
 use crate::format;
 use crate::log_buffer::LogBuffer;
-use crate::pages::records::{ErrorList, kind_label, mode_label, status_label};
-
-/// `/upgrades/:id`; a new id (after Retry) builds a fresh view.
-#[component]
-pub fn ProgressPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
-    move || match id() {
-        Some(id) => view! { <UpgradeProgress id /> }.into_any(),
-        None => view! { <p class="sev-error">"No such upgrade."</p> }.into_any(),
-    }
-}
+use crate::pages::records::{kind_label, mode_label, status_label};
 
 /// What the stream said last about progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,10 +25,11 @@ struct Live {
     step: String,
 }
 
+/// `/upgrades/{id}`; a new id (after Retry) builds a fresh page.
 #[component]
-fn UpgradeProgress(id: i64) -> impl IntoView {
+pub fn ProgressPage(id: i64) -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    let detail = LocalResource::new(move || {
+    let detail = answer::ask(move || {
         refresh.track();
         api::upgrade(id)
     });
@@ -48,35 +38,29 @@ fn UpgradeProgress(id: i64) -> impl IntoView {
     let connection = RwSignal::new("Connecting…".to_string());
     follow_stream(id, log, live, connection, refresh);
 
-    let navigate = use_navigate();
-    let stop = Action::new_local(move |_: &()| async move { api::force_stop(id).await });
-    let retry = Action::new_local(move |_: &()| async move { api::retry(id).await });
+    let nav = crate::nav::navigator();
+    let stop = Request::new();
+    let retry = Request::<shared::api::UpgradeStarted>::new();
     Effect::new(move |_| {
-        if let Some(Ok(())) = stop.value().get() {
+        if let Some(Ok(())) = stop.answer.get() {
             refresh.update(|n| *n += 1);
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(started)) = retry.value().get() {
-            navigate(&format!("/upgrades/{}", started.id), Default::default());
+        if let Some(Ok(started)) = retry.answer.get() {
+            nav.go(&format!("/upgrades/{}", started.id));
         }
     });
     let action_error = move || {
-        stop.value()
+        stop.answer
             .get()
             .and_then(|r| r.err())
-            .or_else(|| retry.value().get().and_then(|r| r.err()))
+            .or_else(|| retry.answer.get().and_then(|r| r.err()))
             .map(|e| view! { <p class="sev-error" role="alert">{e.to_string()}</p> })
     };
 
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading the upgrade…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                {move || detail.get().map(|r| r.map(|d| {
-                    view! { <Overview detail=d live stop retry /> }
-                }))}
-            </ErrorBoundary>
-        </Transition>
+        {answer::shown(detail, "Loading the upgrade…", move |d| view! { <Overview detail=d live stop retry /> })}
         {action_error}
         <section class="card">
             <h2>"View Log"</h2>
@@ -89,8 +73,8 @@ fn UpgradeProgress(id: i64) -> impl IntoView {
 fn Overview(
     detail: UpgradeDetail,
     live: RwSignal<Option<Live>>,
-    stop: Action<(), api::Result<()>>,
-    retry: Action<(), api::Result<shared::api::UpgradeStarted>>,
+    stop: Request<()>,
+    retry: Request<shared::api::UpgradeStarted>,
 ) -> impl IntoView {
     let s = detail.summary.clone();
     let id = s.id;
@@ -141,14 +125,14 @@ fn Overview(
             </dl>
             <div class="actions">
                 <Show when=move || status() == UpgradeStatus::Running>
-                    <button class="btn btn-danger" id="force-stop" disabled=move || stop.pending().get()
-                        on:click=move |_| { stop.dispatch(()); }>
-                        {move || if stop.pending().get() { "Stopping after this step…" } else { "Force stop" }}
+                    <button class="btn btn-danger" id="force-stop" disabled=move || stop.pending.get()
+                        on:click=move |_| stop.send(api::force_stop(id))>
+                        {move || if stop.pending.get() { "Stopping after this step…" } else { "Force stop" }}
                     </button>
                 </Show>
                 <Show when=can_retry>
-                    <button class="btn btn-primary" id="retry" disabled=move || retry.pending().get()
-                        on:click=move |_| { retry.dispatch(()); }>"Retry"</button>
+                    <button class="btn btn-primary" id="retry" disabled=move || retry.pending.get()
+                        on:click=move |_| retry.send(api::retry(id))>"Retry"</button>
                 </Show>
             </div>
         </section>

@@ -1,10 +1,9 @@
 //! Upgrade Records: every past and current upgrade, the in-progress banner, and the Upgrade button.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 use shared::api::{UpgradeStatus, UpgradeSummary};
 
+use crate::answer;
 use crate::components::banner::InProgressBanner;
 use crate::format;
 
@@ -12,7 +11,7 @@ use crate::format;
 #[component]
 pub fn RecordsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    let records = LocalResource::new(move || {
+    let records = answer::ask(move || {
         refresh.track();
         crate::api::upgrades()
     });
@@ -35,31 +34,27 @@ pub fn RecordsPage() -> impl IntoView {
             h.clear();
         }
     });
-    let navigate = use_navigate();
-    let cluster = LocalResource::new(crate::api::cluster);
+    let nav = crate::nav::navigator();
+    let cluster = answer::ask(crate::api::cluster);
     view! {
         <div class="page-head">
             <h1>"Upgrade Records"</h1>
             <span class="muted head-note" id="running-now">
-                {move || cluster.get().and_then(|c| c.ok()).map(|c| format!("{} runs {}", c.product, c.version))}
+                {move || answer::ok(cluster).map(|c| format!("{} runs {}", c.product, c.version))}
             </span>
-            <button class="btn btn-primary" id="upgrade-button" on:click=move |_| navigate("/upgrade", Default::default())>
+            <button class="btn btn-primary" id="upgrade-button" on:click=move |_| nav.go("/upgrade")>
                 "Upgrade"
             </button>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading records…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                {move || records.get().map(|r| r.map(|list| {
-                    let running = list.iter().find(|u| is_running(u)).cloned();
-                    view! {
-                        {running.map(|u| view! {
-                            <InProgressBanner running=u on_stopped=Callback::new(move |_| refresh.update(|n| *n += 1)) />
-                        })}
-                        <RecordsTable records=list />
-                    }
-                }))}
-            </ErrorBoundary>
-        </Transition>
+        {answer::shown(records, "Loading records…", move |list| {
+            let running = list.iter().find(|u| is_running(u)).cloned();
+            view! {
+                {running.map(|u| view! {
+                    <InProgressBanner running=u on_stopped=Callback::new(move |_| refresh.update(|n| *n += 1)) />
+                })}
+                <RecordsTable records=list />
+            }
+        })}
     }
 }
 
@@ -98,8 +93,8 @@ fn RecordsTable(records: Vec<UpgradeSummary>) -> impl IntoView {
                     let pct = format::percent(u.progress.done, u.progress.total);
                     view! {
                         <tr data-id=u.id.to_string()>
-                            <td><A href=href.clone() attr:class="record-link">{format!("#{}", u.id)}</A></td>
-                            <td class="mono"><A href=href>{u.from_version.clone()} " → " {u.to_version.clone()}</A></td>
+                            <td><a href=href.clone() class="record-link">{format!("#{}", u.id)}</a></td>
+                            <td class="mono"><a href=href>{u.from_version.clone()} " → " {u.to_version.clone()}</a></td>
                             <td>{mode_label(u.mode)}</td>
                             <td>{kind_label(u.config_kind)}</td>
                             <td><span class=class title=u.reason.clone().unwrap_or_default()>{word}</span></td>
@@ -132,15 +127,5 @@ pub fn kind_label(k: shared::api::ConfigKind) -> &'static str {
     match k {
         shared::api::ConfigKind::Standard => "Standard",
         shared::api::ConfigKind::NonStandard => "Non-standard",
-    }
-}
-
-/// The errors an `<ErrorBoundary>` caught, as a red panel.
-#[component]
-pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
-    view! {
-        <div class="panel panel-error" role="alert">
-            <ul>{move || errors.get().into_iter().map(|(_, e)| view! { <li>{e.to_string()}</li> }).collect_view()}</ul>
-        </div>
     }
 }

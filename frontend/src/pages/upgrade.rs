@@ -5,16 +5,14 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 use shared::api::{ConfigKind, Limits, UpgradeMode, VersionInfo, ZeroDowntimeDecision};
 use shared::report::{Finding, Report};
 
+use crate::answer::{self, Request};
 use crate::api;
 use crate::checks;
 use crate::components::report_view::ReportView;
 use crate::format;
-use crate::pages::records::ErrorList;
 use crate::upgrade_form::UpgradeChoices;
 
 /// Where a browser check stands.
@@ -43,13 +41,13 @@ struct Picked {
 /// The Upgrade page.
 #[component]
 pub fn UpgradePage() -> impl IntoView {
-    let cluster = LocalResource::new(api::cluster);
+    let cluster = answer::ask(api::cluster);
     let versions_refresh = RwSignal::new(0u32);
-    let versions = LocalResource::new(move || {
+    let versions = answer::ask(move || {
         versions_refresh.track();
         api::versions()
     });
-    let limits = LocalResource::new(api::limits);
+    let limits = answer::ask(api::limits);
 
     let target = RwSignal::new(None::<String>);
     let package_check = RwSignal::new(Check::Idle);
@@ -62,9 +60,9 @@ pub fn UpgradePage() -> impl IntoView {
     let risk = RwSignal::new(false);
     let generation = StoredValue::new(0u64);
 
-    let running_version = move || cluster.get().and_then(|c| c.ok()).map(|c| c.version);
-    let another_running = move || cluster.get().and_then(|c| c.ok()).and_then(|c| c.operation);
-    let current_limits = move || limits.get().and_then(|l| l.ok()).unwrap_or_default();
+    let running_version = move || answer::ok(cluster).map(|c| c.version);
+    let another_running = move || answer::ok(cluster).and_then(|c| c.operation);
+    let current_limits = move || answer::ok(limits).unwrap_or_default();
 
     // The zero-downtime decision for the chosen target; the mode follows it.
     Effect::new(move |_| {
@@ -175,8 +173,9 @@ pub fn UpgradePage() -> impl IntoView {
         another_running: another_running().is_some(),
     };
 
-    let navigate = use_navigate();
-    let start = Action::new_local(move |_: &()| {
+    let nav = crate::nav::navigator();
+    let start = Request::new();
+    let send_start = move |_| {
         let request = config
             .get_untracked()
             .zip(target.get_untracked())
@@ -189,16 +188,16 @@ pub fn UpgradePage() -> impl IntoView {
                 bytes: file.bytes.to_vec(),
                 template_mismatch_confirmed: mismatch_confirmed.get_untracked(),
             });
-        async move {
+        start.send(async move {
             match request {
                 Some(r) => api::start_upgrade(&r).await,
                 None => Err(api::Error::Decode("nothing to start".into())),
             }
-        }
-    });
+        });
+    };
     Effect::new(move |_| {
-        if let Some(Ok(started)) = start.value().get() {
-            navigate(&format!("/upgrades/{}", started.id), Default::default());
+        if let Some(Ok(started)) = start.answer.get() {
+            nav.go(&format!("/upgrades/{}", started.id));
         }
     });
 
@@ -206,23 +205,19 @@ pub fn UpgradePage() -> impl IntoView {
         <div class="page-head">
             <h1>"Upgrade"</h1>
             <span class="muted" id="running-version">
-                {move || cluster.get().and_then(|c| c.ok()).map(|c| format!("{} runs {} on the {} platform", c.product, c.version, c.platform))}
+                {move || answer::ok(cluster).map(|c| format!("{} runs {} on the {} platform", c.product, c.version, c.platform))}
             </span>
         </div>
         {move || another_running().map(|op| view! {
             <div class="banner banner-running" role="status">
                 "Upgrade #" {op.id} " (" {op.from_version.clone()} " → " {op.to_version.clone()} ") is in progress. "
-                <A href=crate::session::page(&format!("/upgrades/{}", op.id))>"View progress"</A>
+                <a href=crate::session::page(&format!("/upgrades/{}", op.id))>"View progress"</a>
             </div>
         })}
 
         <section class="card">
             <h2><span class="step-no">"1"</span>"Target version"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading versions…"</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                    {move || versions.get().map(|r| r.map(|list| view! { <TargetPicker list target /> }))}
-                </ErrorBoundary>
-            </Transition>
+            {answer::shown(versions, "Loading versions…", move |list| view! { <TargetPicker list target /> })}
             <details class="sub" id="upload-version">
                 <summary>"Upload Version Configuration"</summary>
                 <p class="muted">"A version package: version.yaml, or a ZIP with version.yaml and the template under product/<product>/. It is checked here first, then by the agent."</p>
@@ -275,7 +270,7 @@ pub fn UpgradePage() -> impl IntoView {
             </Show>
             {move || {
                 let digest = target.get().and_then(|t| {
-                    versions.get().and_then(|v| v.ok()).and_then(|list| list.into_iter().find(|v| v.version == t)).and_then(|v| v.template_digest)
+                    answer::ok(versions).and_then(|list| list.into_iter().find(|v| v.version == t)).and_then(|v| v.template_digest)
                 });
                 view! { <div id="config-check"><CheckStatus check=config_check version_digest=digest mismatch_confirmed=Some(mismatch_confirmed) /></div> }
             }}
@@ -323,17 +318,17 @@ pub fn UpgradePage() -> impl IntoView {
                 })
             }}
             <button class="btn btn-primary btn-large" id="start-upgrade"
-                disabled=move || !choices().blockers().is_empty() || start.pending().get()
-                on:click=move |_| { start.dispatch(()); }>
-                {move || if start.pending().get() { "Starting…" } else { "Start Upgrade" }}
+                disabled=move || !choices().blockers().is_empty() || start.pending.get()
+                on:click=send_start>
+                {move || if start.pending.get() { "Starting…" } else { "Start Upgrade" }}
             </button>
-            {move || start.value().get().and_then(|r| r.err()).map(|e| match e {
+            {move || start.answer.get().and_then(|r| r.err()).map(|e| match e {
                 api::Error::Rejected(report) => view! {
                     <div class="panel panel-error" role="alert"><p>"The agent refused to start:"</p><ReportView report /></div>
                 }.into_any(),
                 api::Error::Refused(409, body) => view! {
                     <p class="sev-error" role="alert">{body.message.clone()} " "
-                        {body.running.map(|id| view! { <A href=crate::session::page(&format!("/upgrades/{id}"))>"View the running upgrade"</A> })}</p>
+                        {body.running.map(|id| view! { <a href=crate::session::page(&format!("/upgrades/{id}"))>"View the running upgrade"</a> })}</p>
                 }.into_any(),
                 other => view! { <p class="sev-error" role="alert">{other.to_string()}</p> }.into_any(),
             })}
