@@ -69,7 +69,9 @@ pub fn zero_downtime(
     current: &CheckedPackage,
     target: &CheckedPackage,
 ) -> Result<ZeroDowntimeDecision, Box<Finding>> {
-    shared::compat::zero_downtime(&current.0, &target.0).map_err(Into::into)
+    let running = shared::compat::Running::of(&current.0);
+    shared::compat::zero_downtime(&running, &target.0.version, &target.0.manifest)
+        .map_err(Into::into)
 }
 
 /// Whether version `a` is newer than `b`; false when either does not parse.

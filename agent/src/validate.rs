@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use shared::compat::zero_downtime;
+use shared::compat::{Running, zero_downtime};
 use shared::limits::Limits;
 use shared::nonstandard::check_non_standard_config;
-use shared::package::{VersionPackage, check_version_package};
+use shared::package::check_version_package;
 use shared::report::{Report, Severity};
 use shared::standard::check_standard_config;
 use shared::version::Version;
@@ -125,8 +125,8 @@ fn validate(args: &Args, limits: &Limits) -> Result<Report, UsageError> {
     }
 
     if let Some(current) = &args.current {
-        let current = current_package(current, &package, limits)?;
-        match zero_downtime(&current, &package) {
+        let running = running(current, limits)?;
+        match zero_downtime(&running, &package.version, &package.manifest) {
             Ok(decision) => findings.extend(decision.reasons),
             Err(not_newer) => findings.push(not_newer),
         }
@@ -135,16 +135,12 @@ fn validate(args: &Args, limits: &Limits) -> Result<Report, UsageError> {
 }
 
 /// `--current`: a version number, or the running version's package file.
-fn current_package(
-    current: &str,
-    target: &VersionPackage,
-    limits: &Limits,
-) -> Result<VersionPackage, UsageError> {
+fn running(current: &str, limits: &Limits) -> Result<Running, UsageError> {
     let path = Path::new(current);
     if path.is_file() {
         let bytes = read(path)?;
         let (report, package) = check_version_package(&file_name(path), &bytes, limits);
-        return package.ok_or_else(|| {
+        return package.as_ref().map(Running::of).ok_or_else(|| {
             let first = report
                 .findings
                 .iter()
@@ -156,15 +152,10 @@ fn current_package(
     }
     let version = Version::parse(current)
         .map_err(|e| UsageError::Current(current.to_string(), e.to_string()))?;
-    // Only the number is known: take the target's applications as the running ones (the conservative reading of
-    // the rule on applications) and no compatibility list.
-    let mut manifest = target.manifest.clone();
-    manifest.version = current.to_string();
-    manifest.compatibility = None;
-    Ok(VersionPackage {
-        manifest,
+    // Only the number is known: every application of the target counts as running (the conservative reading).
+    Ok(Running {
         version,
-        template: None,
+        applications: None,
     })
 }
 

@@ -4,6 +4,7 @@
 use gloo_timers::future::TimeoutFuture;
 use shared::api::{ConfigKind, Limits, ZeroDowntimeDecision};
 use shared::archive::{self, Bundle, ZipScan};
+use shared::compat::Running;
 use shared::manifest::Manifest;
 use shared::package::{self, VersionPackage};
 use shared::report::{Finding, Report};
@@ -74,15 +75,23 @@ pub fn zero_downtime(current: &Manifest, target: &Manifest) -> ZeroDowntimeDecis
         allowed: false,
         reasons: vec![finding],
     };
-    let as_package = |m: &Manifest| {
-        Version::parse(&m.version).map(|version| VersionPackage {
-            manifest: m.clone(),
-            version,
-            template: None,
-        })
-    };
-    match (as_package(current), as_package(target)) {
-        (Ok(c), Ok(t)) => shared::compat::zero_downtime(&c, &t).unwrap_or_else(refuse),
+    match (
+        Version::parse(&current.version),
+        Version::parse(&target.version),
+    ) {
+        (Ok(from), Ok(to)) => {
+            let running = Running {
+                version: from,
+                applications: Some(
+                    current
+                        .applications
+                        .iter()
+                        .map(|a| a.name.clone())
+                        .collect(),
+                ),
+            };
+            shared::compat::zero_downtime(&running, &to, target).unwrap_or_else(refuse)
+        }
         (Err(e), _) | (_, Err(e)) => refuse(Finding::error("manifest-invalid", e.to_string())),
     }
 }

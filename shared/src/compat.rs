@@ -4,16 +4,52 @@
 use serde_json::json;
 
 use crate::api::ZeroDowntimeDecision;
+use crate::manifest::Manifest;
 use crate::package::VersionPackage;
 use crate::report::Finding;
 use crate::version::Version;
 
-/// Whether `target` can replace `current` replica by replica. `Err(target-not-newer)` when it is no upgrade at all.
+/// What the decision needs to know of the version running now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    /// Its number.
+    pub version: Version,
+    /// Its applications' names, when known. Unknown (only the number was given) counts every application of the
+    /// target as running already: the conservative reading of the rule on applications.
+    pub applications: Option<Vec<String>>,
+}
+
+impl Running {
+    /// What a version's package tells.
+    pub fn of(package: &VersionPackage) -> Running {
+        Running {
+            version: package.version.clone(),
+            applications: Some(
+                package
+                    .manifest
+                    .applications
+                    .iter()
+                    .map(|app| app.name.clone())
+                    .collect(),
+            ),
+        }
+    }
+
+    fn runs(&self, application: &str) -> bool {
+        self.applications
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|name| name == application))
+    }
+}
+
+/// Whether version `to`, described by `target`, can replace the running version replica by replica.
+/// `Err(target-not-newer)` when it is no upgrade at all.
 pub fn zero_downtime(
-    current: &VersionPackage,
-    target: &VersionPackage,
+    running: &Running,
+    to: &Version,
+    target: &Manifest,
 ) -> Result<ZeroDowntimeDecision, Finding> {
-    let (from, to) = (&current.version, &target.version);
+    let from = &running.version;
     if to <= from {
         return Err(Finding::error(
             "target-not-newer",
@@ -38,7 +74,6 @@ pub fn zero_downtime(
         );
     }
     if let Some(listed) = target
-        .manifest
         .compatibility
         .as_ref()
         .and_then(|c| c.zero_downtime_from.as_ref())
@@ -61,13 +96,8 @@ pub fn zero_downtime(
             );
         }
     }
-    for app in &target.manifest.applications {
-        let in_current = current
-            .manifest
-            .applications
-            .iter()
-            .any(|old| old.name == app.name);
-        if in_current && !app.rolling {
+    for app in &target.applications {
+        if running.runs(&app.name) && !app.rolling {
             reasons.push(
                 Finding::warning(
                     "zero-downtime-app-not-rolling",

@@ -8,8 +8,9 @@ pub mod zip;
 
 use md5::{Digest, Md5};
 use serde_json::json;
+use shared::api::ZeroDowntimeDecision;
 use shared::archive::{Bundle, ZipScan};
-use shared::compat::zero_downtime;
+use shared::compat::{Running, zero_downtime};
 use shared::keypath::KeyPath;
 use shared::limits::Limits;
 use shared::nonstandard::check_non_standard_config;
@@ -69,6 +70,7 @@ macro_rules! all_cases {
             zero_downtime_allowed_within_a_release,
             zero_downtime_reasons_each_reported,
             zero_downtime_refuses_a_target_not_newer,
+            zero_downtime_rolls_only_applications_that_run_now,
             zip_not_a_zip_or_truncated_is_invalid,
             zip_bad_crc_and_size_mismatch_are_invalid,
             zip_encrypted_entry_is_refused,
@@ -1016,9 +1018,16 @@ pub fn online_values_that_do_not_parse_are_a_warning() {
 // ---------------------------------------------------------------------------------------------------------------
 // Zero-downtime decision.
 
+/// The decision from the version `current` runs to `target`.
+fn decide(
+    current: &VersionPackage,
+    target: &VersionPackage,
+) -> Result<ZeroDowntimeDecision, Box<Finding>> {
+    zero_downtime(&Running::of(current), &target.version, &target.manifest).map_err(Box::new)
+}
+
 pub fn zero_downtime_allowed_within_a_release() {
-    let decision =
-        zero_downtime(&zip_package("V5.1.2.02"), &zip_package("V5.1.2.04")).expect("newer");
+    let decision = decide(&zip_package("V5.1.2.02"), &zip_package("V5.1.2.04")).expect("newer");
     assert!(decision.allowed);
     assert!(decision.reasons.is_empty());
 }
@@ -1032,7 +1041,7 @@ pub fn zero_downtime_reasons_each_reported() {
             "    replicas: 2\n    rolling: false\n    dependsOn: [metadata]",
         );
     let (_, target) = check_version_package("version.yaml", text.as_bytes(), &limits());
-    let decision = zero_downtime(&current, &target.expect("a package")).expect("newer");
+    let decision = decide(&current, &target.expect("a package")).expect("newer");
     assert!(!decision.allowed);
     let reasons: Vec<&str> = decision.reasons.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(
@@ -1048,11 +1057,42 @@ pub fn zero_downtime_reasons_each_reported() {
 }
 
 pub fn zero_downtime_refuses_a_target_not_newer() {
-    let finding = zero_downtime(&zip_package("V5.1.2.04"), &zip_package("V5.1.2.04")).unwrap_err();
+    let finding = decide(&zip_package("V5.1.2.04"), &zip_package("V5.1.2.04")).unwrap_err();
     assert_eq!(finding.code, "target-not-newer");
     assert_eq!(finding.severity, Severity::Error);
-    let finding = zero_downtime(&zip_package("V5.1.2.10"), &zip_package("V5.1.2.9")).unwrap_err();
+    let finding = decide(&zip_package("V5.1.2.10"), &zip_package("V5.1.2.9")).unwrap_err();
     assert_eq!(finding.code, "target-not-newer");
+}
+
+/// `rolling: false` blocks a rolling upgrade only for an application that runs now; when only the running
+/// version's number is known, every application counts as running (the conservative reading).
+pub fn zero_downtime_rolls_only_applications_that_run_now() {
+    let text = manifest_text("V5.1.2.04", &[], "").replace(
+        "    replicas: 2\n    rolling: true\n    dependsOn: [metadata]",
+        "    replicas: 2\n    rolling: false\n    dependsOn: [metadata]",
+    );
+    let (_, target) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    let target = target.expect("a package");
+    let decide_from = |applications: Option<&[&str]>| {
+        let running = Running {
+            version: Version::parse("V5.1.2.02").unwrap(),
+            applications: applications.map(|names| names.iter().map(|n| n.to_string()).collect()),
+        };
+        zero_downtime(&running, &target.version, &target.manifest).expect("newer")
+    };
+    let gateway_is_new = decide_from(Some(&["metadata"]));
+    assert!(gateway_is_new.allowed, "{:?}", gateway_is_new.reasons);
+    for runs_gateway in [
+        decide_from(Some(&["metadata", "gateway"])),
+        decide_from(None),
+    ] {
+        assert!(!runs_gateway.allowed);
+        assert_eq!(runs_gateway.reasons.len(), 1);
+        assert_eq!(
+            runs_gateway.reasons[0].code,
+            "zero-downtime-app-not-rolling"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
