@@ -13,7 +13,7 @@ use crate::api;
 /// The agent's answer to one question: `None` until the first answer arrives.
 pub type Answer<T> = RwSignal<Option<api::Result<T>>>;
 
-/// Asks the agent now, and again whenever a signal that `ask` reads changes (e.g. a refresh counter). The last
+/// Asks the agent now, and again whenever a signal that `question` reads changes (e.g. a refresh counter). The last
 /// answer stays shown until the next one arrives; an answer to an older question never replaces a newer one.
 pub fn ask<T, Fut>(question: impl Fn() -> Fut + 'static) -> Answer<T>
 where

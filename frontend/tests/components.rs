@@ -276,3 +276,55 @@ async fn the_log_filters_by_application_and_level() {
     );
     assert!(text(&host, "#log").unwrap_or_default().contains("line 3"));
 }
+
+#[wasm_bindgen_test]
+async fn an_answer_shows_loading_then_the_newest_answer_never_an_older_one() {
+    let refresh = Rc::new(Cell::new(None::<RwSignal<u32>>));
+    let first_answered = Rc::new(Cell::new(false));
+    let (handle, flag) = (refresh.clone(), first_answered.clone());
+    let host = mount(move || {
+        let asked = RwSignal::new(0u32);
+        handle.set(Some(asked));
+        // The first question is slow to answer, the second quick: the first answer arrives last.
+        let answer = frontend::answer::ask(move || {
+            let n = asked.get();
+            let flag = flag.clone();
+            async move {
+                TimeoutFuture::new(if n == 0 { 300 } else { 10 }).await;
+                flag.set(flag.get() || n == 0);
+                Ok(format!("answer to question {n}"))
+            }
+        });
+        let failed = frontend::answer::ask(|| async {
+            Err::<String, _>(frontend::api::Error::Network("the agent is down".into()))
+        });
+        view! {
+            <p id="answer">{frontend::answer::shown(answer, "Loading…", |text: String| text)}</p>
+            <div id="failed">{frontend::answer::shown(failed, "Loading…", |text: String| text)}</div>
+        }
+    });
+    settle().await;
+    assert_eq!(text(&host, "#answer").as_deref(), Some("Loading…"));
+    assert!(
+        text(&host, "#failed .panel-error")
+            .is_some_and(|t| t.contains("Cannot reach the agent: the agent is down")),
+        "{:?}",
+        text(&host, "#failed")
+    );
+    refresh.get().expect("mounted").set(1);
+    // Waits by events, not by guessing times, so that a slow machine changes nothing.
+    let newest = || text(&host, "#answer").as_deref() == Some("answer to question 1");
+    for _ in 0..500 {
+        if first_answered.get() && newest() {
+            break;
+        }
+        TimeoutFuture::new(10).await;
+    }
+    assert!(first_answered.get(), "the first question was answered");
+    settle().await;
+    assert_eq!(
+        text(&host, "#answer").as_deref(),
+        Some("answer to question 1"),
+        "the older answer, arriving last, did not replace the newer one"
+    );
+}
