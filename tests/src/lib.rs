@@ -6,6 +6,7 @@
 //! demo binaries (`cargo build -p agent -p demo --bins`), `/usr/bin/chromium` and `/usr/bin/chromedriver`.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +59,11 @@ impl Drop for Processes {
         let _ = self.agent.kill();
         let _ = self.agent.wait();
         if let Some(driver) = &mut self.driver {
+            // The whole group: a test that failed before closing its session would otherwise leave Chromium
+            // running once chromedriver is gone.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", driver.id())])
+                .status();
             let _ = driver.kill();
             let _ = driver.wait();
         }
@@ -116,6 +122,8 @@ impl Console {
         processes.driver = Some(
             Command::new("/usr/bin/chromedriver")
                 .arg(format!("--port={driver_port}"))
+                // Its own process group, with the Chromium it starts: see `Drop`.
+                .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
