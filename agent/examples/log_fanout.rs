@@ -8,11 +8,14 @@
 use std::time::{Duration, Instant};
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
-use agent::records::{Created, NewRecord};
+use agent::records::Created;
 use futures_util::StreamExt;
-use shared::api::{ConfigKind, UpgradeMode};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "../tests/fixtures/record.rs"]
+mod fixtures;
+use fixtures::record;
 
 const PASSWORD: &str = "bench-password";
 
@@ -147,23 +150,6 @@ async fn main() -> anyhow::Result<()> {
         pct(1.0)
     );
     Ok(())
-}
-
-/// A record holding the lock, as a started upgrade would.
-fn record() -> NewRecord {
-    NewRecord {
-        from_version: "V5.1.2.02".into(),
-        from_values: String::new(),
-        to_version: "V5.1.2.04".into(),
-        to_values: String::new(),
-        mode: UpgradeMode::ZeroDowntime,
-        config_kind: ConfigKind::Standard,
-        config_file_name: "values.yaml".into(),
-        config: Vec::new(),
-        started_by: "admin".into(),
-        retry_of: None,
-        acknowledgements: vec!["started"],
-    }
 }
 
 async fn log_on(local: std::net::SocketAddr) -> anyhow::Result<String> {

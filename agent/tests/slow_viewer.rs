@@ -8,12 +8,16 @@
 use std::time::Duration;
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
-use agent::records::{Created, NewRecord};
+use agent::records::Created;
 use futures_util::StreamExt;
-use shared::api::{ConfigKind, StreamMessage, UpgradeMode, UpgradeStatus};
+use shared::api::{StreamMessage, UpgradeStatus};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[path = "fixtures/record.rs"]
+mod fixtures;
+use fixtures::record;
 
 const PASSWORD: &str = "slow-viewer-password";
 /// The close code of a viewer that fell too far behind (handlers.rs).
@@ -319,23 +323,6 @@ fn request(url: &str, cookie: &str) -> tokio_tungstenite::tungstenite::handshake
         .headers_mut()
         .insert("cookie", cookie.parse().unwrap());
     request
-}
-
-/// A record holding the lock, as a started upgrade would.
-fn record() -> NewRecord {
-    NewRecord {
-        from_version: "V5.1.2.02".into(),
-        from_values: String::new(),
-        to_version: "V5.1.2.04".into(),
-        to_values: String::new(),
-        mode: UpgradeMode::ZeroDowntime,
-        config_kind: ConfigKind::Standard,
-        config_file_name: "values.yaml".into(),
-        config: Vec::new(),
-        started_by: "admin".into(),
-        retry_of: None,
-        acknowledgements: vec!["started"],
-    }
 }
 
 async fn log_on(local: std::net::SocketAddr) -> String {

@@ -22,6 +22,13 @@ fn agent_validate(args: &[&str]) -> Output {
         .expect("the agent binary runs")
 }
 
+/// Runs, expects exit status 2 (a usage error or an unreadable file) and returns what it said on stderr.
+fn usage_error(args: &[&str]) -> String {
+    let output = agent_validate(args);
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Runs with `--json` and returns the exit status and the report parsed from stdout.
 fn report_of(args: &[&str]) -> (i32, Report) {
     let mut with_json = args.to_vec();
@@ -245,26 +252,24 @@ fn a_target_that_is_not_newer_fails() {
 
 #[test]
 fn an_unreadable_file_or_a_usage_error_exits_2_and_says_why() {
-    let output = agent_validate(&["--version-package", "/nonexistent/V9.9.9.9.zip"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/V9.9.9.9.zip"));
+    let stderr = usage_error(&["--version-package", "/nonexistent/V9.9.9.9.zip"]);
+    assert!(stderr.contains("/nonexistent/V9.9.9.9.zip"), "{stderr}");
 
-    let output = agent_validate(&[
+    // --kind without --config.
+    usage_error(&[
         "--version-package",
         &demo("versions/V5.1.2.04.zip"),
         "--kind",
         "standard",
     ]);
-    assert_eq!(output.status.code(), Some(2), "--kind without --config");
 
-    let output = agent_validate(&[
+    let stderr = usage_error(&[
         "--version-package",
         &demo("versions/V5.1.2.04.zip"),
         "--current",
         "5.1.2",
     ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--current 5.1.2"));
+    assert!(stderr.contains("--current 5.1.2"), "{stderr}");
 }
 
 #[test]
@@ -272,7 +277,7 @@ fn online_values_that_are_not_text_or_a_broken_running_package_exit_2_and_say_wh
     let dir = tempfile::tempdir().expect("temp dir");
     let binary = dir.path().join("running-values.yaml");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
-    let output = agent_validate(&[
+    let stderr = usage_error(&[
         "--version-package",
         &demo("versions/V5.1.2.04.zip"),
         "--config",
@@ -282,8 +287,6 @@ fn online_values_that_are_not_text_or_a_broken_running_package_exit_2_and_say_wh
         "--online",
         &binary.display().to_string(),
     ]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("--online") && stderr.contains("running-values.yaml"),
         "{stderr}"
@@ -291,14 +294,12 @@ fn online_values_that_are_not_text_or_a_broken_running_package_exit_2_and_say_wh
 
     let broken = dir.path().join("running.yaml");
     std::fs::write(&broken, "version: V5.1.2.02\nproduct: dataphin\n").unwrap();
-    let output = agent_validate(&[
+    let stderr = usage_error(&[
         "--version-package",
         &demo("versions/V5.1.2.04.zip"),
         "--current",
         &broken.display().to_string(),
     ]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("not a valid package") && stderr.contains("running.yaml"),
         "{stderr}"
