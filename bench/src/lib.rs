@@ -86,6 +86,22 @@ impl Summary {
             mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
         })
     }
+
+    /// What a run prints about it: the summary under `label`, then the `BENCH <key>_median_seconds=` and
+    /// `BENCH <key>_best_seconds=` lines that `scripts/bench-bundle.sh` reads.
+    pub fn lines(&self, label: &str, key: &str, inflated: u64) -> [String; 3] {
+        [
+            format!(
+                "{label}: best {:.3} s, median {:.3} s, mean {:.3} s; {:.0} MB/s inflated at the median",
+                self.best,
+                self.median,
+                self.mean,
+                megabytes_per_second(inflated, self.median)
+            ),
+            format!("BENCH {key}_median_seconds={:.4}", self.median),
+            format!("BENCH {key}_best_seconds={:.4}", self.best),
+        ]
+    }
 }
 
 fn findings_json(report: &Report) -> String {

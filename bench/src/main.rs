@@ -43,15 +43,8 @@ fn main() -> anyhow::Result<()> {
     let Some(summary) = Summary::of(&times) else {
         bail!("RUNS must be at least 1")
     };
-    println!(
-        "native: best {:.3} s, median {:.3} s, mean {:.3} s; {:.0} MB/s inflated at the median",
-        summary.best,
-        summary.median,
-        summary.mean,
-        megabytes_per_second(inflated, summary.median)
-    );
-    // For scripts/bench-bundle.sh.
-    println!("BENCH native_median_seconds={:.4}", summary.median);
-    println!("BENCH native_best_seconds={:.4}", summary.best);
+    for line in summary.lines("native", "native", inflated) {
+        println!("{line}");
+    }
     Ok(())
 }

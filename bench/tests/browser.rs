@@ -48,6 +48,35 @@ async fn check_in_slices(prepared: &Prepared, bundle: &[u8]) -> Option<String> {
     report.template_digest
 }
 
+/// Times `runs` runs of `check` (which answers the template digest), logging each run and then the summary.
+async fn time_runs(
+    label: &str,
+    key: &str,
+    runs: usize,
+    inflated: u64,
+    check: impl AsyncFn() -> Option<String>,
+) {
+    let performance = web_sys::window()
+        .and_then(|window| window.performance())
+        .expect("performance.now()");
+    let mut times = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let started = performance.now();
+        let digest = check().await;
+        let seconds = (performance.now() - started) / 1000.0;
+        console_log!(
+            "{label} run {run}: {seconds:.3} s, {:.0} MB/s inflated, digest {}",
+            megabytes_per_second(inflated, seconds),
+            digest.as_deref().unwrap_or("(none)")
+        );
+        times.push(seconds);
+    }
+    let summary = Summary::of(&times).expect("BENCH_RUNS is at least 1");
+    for line in summary.lines(label, key, inflated) {
+        console_log!("{line}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn check_large_bundle_in_browser() {
     let (Some(package_url), Some(bundle_url)) = (
@@ -62,10 +91,6 @@ async fn check_large_bundle_in_browser() {
     let runs: usize = option_env!("BENCH_RUNS")
         .and_then(|runs| runs.parse().ok())
         .unwrap_or(5);
-    let performance = web_sys::window()
-        .and_then(|window| window.performance())
-        .expect("performance.now()");
-
     let package = fetch_bytes(package_url).await;
     let bundle = fetch_bytes(bundle_url).await;
     let prepared =
@@ -73,50 +98,14 @@ async fn check_large_bundle_in_browser() {
     let inflated =
         inflated_bytes(&prepared, "bundle.zip", &bundle).expect("the benchmark's bundle extracts");
 
-    let mut times = Vec::with_capacity(runs);
-    for run in 1..=runs {
-        let started = performance.now();
-        let checked =
-            check(&prepared, "bundle.zip", &bundle).expect("the benchmark's bundle passes");
-        let seconds = (performance.now() - started) / 1000.0;
-        console_log!(
-            "browser run {run}: {seconds:.3} s, {:.0} MB/s inflated, digest {}",
-            megabytes_per_second(inflated, seconds),
-            checked.template_digest.as_deref().unwrap_or("(none)")
-        );
-        times.push(seconds);
-    }
-    let summary = Summary::of(&times).expect("BENCH_RUNS is at least 1");
-    console_log!(
-        "browser: best {:.3} s, median {:.3} s, mean {:.3} s; {:.0} MB/s inflated at the median",
-        summary.best,
-        summary.median,
-        summary.mean,
-        megabytes_per_second(inflated, summary.median)
-    );
-    console_log!("BENCH browser_median_seconds={:.4}", summary.median);
-    console_log!("BENCH browser_best_seconds={:.4}", summary.best);
-
-    let mut times = Vec::with_capacity(runs);
-    for run in 1..=runs {
-        let started = performance.now();
-        let digest = check_in_slices(&prepared, &bundle).await;
-        let seconds = (performance.now() - started) / 1000.0;
-        console_log!(
-            "console-style run {run}: {seconds:.3} s, {:.0} MB/s inflated, digest {}",
-            megabytes_per_second(inflated, seconds),
-            digest.as_deref().unwrap_or("(none)")
-        );
-        times.push(seconds);
-    }
-    let summary = Summary::of(&times).expect("BENCH_RUNS is at least 1");
-    console_log!(
-        "console-style: best {:.3} s, median {:.3} s, mean {:.3} s; {:.0} MB/s inflated at the median",
-        summary.best,
-        summary.median,
-        summary.mean,
-        megabytes_per_second(inflated, summary.median)
-    );
-    console_log!("BENCH console_median_seconds={:.4}", summary.median);
-    console_log!("BENCH console_best_seconds={:.4}", summary.best);
+    time_runs("browser", "browser", runs, inflated, async || {
+        check(&prepared, "bundle.zip", &bundle)
+            .expect("the benchmark's bundle passes")
+            .template_digest
+    })
+    .await;
+    time_runs("console-style", "console", runs, inflated, async || {
+        check_in_slices(&prepared, &bundle).await
+    })
+    .await;
 }
