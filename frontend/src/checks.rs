@@ -80,16 +80,7 @@ pub fn zero_downtime(current: &Manifest, target: &Manifest) -> ZeroDowntimeDecis
         Version::parse(&target.version),
     ) {
         (Ok(from), Ok(to)) => {
-            let running = Running {
-                version: from,
-                applications: Some(
-                    current
-                        .applications
-                        .iter()
-                        .map(|a| a.name.clone())
-                        .collect(),
-                ),
-            };
+            let running = Running::from_manifest(from, current);
             shared::compat::zero_downtime(&running, &to, target).unwrap_or_else(refuse)
         }
         (Err(e), _) | (_, Err(e)) => refuse(Finding::error("manifest-invalid", e.to_string())),
@@ -118,4 +109,33 @@ async fn scan(
         }
     }
     zip.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(version: &str) -> Manifest {
+        let bytes = std::fs::read(format!(
+            "{}/../demo/versions/{version}.zip",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("a demo package");
+        let (_, package) = package::check_version_package(version, &bytes, &Limits::default());
+        package.expect("a valid demo package").manifest
+    }
+
+    #[test]
+    fn the_decision_allows_a_build_of_the_same_release_and_refuses_with_the_reason_otherwise() {
+        let (v02, v04) = (manifest("V5.1.2.02"), manifest("V5.1.2.04"));
+        assert!(zero_downtime(&v02, &v04).allowed);
+        let back = zero_downtime(&v04, &v02);
+        assert!(!back.allowed);
+        assert_eq!(back.reasons[0].code, "target-not-newer");
+        let mut broken = v04.clone();
+        broken.version = "latest".into();
+        let broken = zero_downtime(&v02, &broken);
+        assert!(!broken.allowed);
+        assert_eq!(broken.reasons[0].code, "manifest-invalid");
+    }
 }

@@ -20,19 +20,23 @@ pub struct Running {
 }
 
 impl Running {
-    /// What a version's package tells.
-    pub fn of(package: &VersionPackage) -> Running {
+    /// Version `version`, described by `manifest`.
+    pub fn from_manifest(version: Version, manifest: &Manifest) -> Running {
         Running {
-            version: package.version.clone(),
+            version,
             applications: Some(
-                package
-                    .manifest
+                manifest
                     .applications
                     .iter()
                     .map(|app| app.name.clone())
                     .collect(),
             ),
         }
+    }
+
+    /// What a version's package tells.
+    pub fn of(package: &VersionPackage) -> Running {
+        Running::from_manifest(package.version.clone(), &package.manifest)
     }
 
     fn runs(&self, application: &str) -> bool {
