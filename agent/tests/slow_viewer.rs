@@ -10,7 +10,7 @@ use std::time::Duration;
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
 use agent::records::Created;
 use futures_util::StreamExt;
-use shared::api::{StreamMessage, UpgradeStatus};
+use shared::api::{LogEntry, StreamMessage, UpgradeStatus};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -140,13 +140,7 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
                 Some(Ok(Message::Text(text))) => {
                     if let StreamMessage::Log(entry) = serde_json::from_str(text.as_str()).unwrap()
                     {
-                        assert_eq!(
-                            entry.seq,
-                            slow_last + 1,
-                            "the slow viewer's lines have a gap or a duplicate"
-                        );
-                        assert_eq!(entry.message, line(entry.seq - 1));
-                        slow_last = entry.seq;
+                        slow_last = next_line(slow_last, &entry, line, "the slow viewer");
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
@@ -181,13 +175,7 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
         while last < lines {
             match next(&mut again).await {
                 Some(StreamMessage::Log(entry)) => {
-                    assert_eq!(
-                        entry.seq,
-                        last + 1,
-                        "after reconnecting: a gap or a duplicate"
-                    );
-                    assert_eq!(entry.message, line(entry.seq - 1));
-                    last = entry.seq;
+                    last = next_line(last, &entry, line, "after reconnecting");
                 }
                 Some(StreamMessage::Progress { .. }) => {}
                 other => panic!("after reconnecting, before the last line: {other:?}"),
@@ -265,6 +253,18 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
 }
 
 /// Line `i` as written (seq `i + 1`): the first `fill` are long.
+/// Checks that `entry` is the line after `last` with the text written for it; its seq.
+fn next_line(last: u64, entry: &LogEntry, line: impl Fn(u64) -> String, who: &str) -> u64 {
+    assert_eq!(entry.seq, last + 1, "{who}: a gap or a duplicate");
+    assert_eq!(
+        entry.message,
+        line(entry.seq - 1),
+        "{who}: line {}",
+        entry.seq
+    );
+    entry.seq
+}
+
 fn line(i: u64, fill: u64) -> String {
     if i < fill {
         format!("line {i} {}", "x".repeat(FILL_LINE))

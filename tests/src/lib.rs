@@ -2,8 +2,9 @@
 //! Chromium driven through WebDriver (fantoccini).
 //!
 //! The tests are `#[ignore]`d so that a plain `cargo nextest run --workspace` reports them as skipped;
-//! `scripts/test.sh` runs them with `--run-ignored only` after building the console. They need `frontend/dist` (`trunk build --offline`), the agent and the
-//! demo binaries (`cargo build -p agent -p demo --bins`), `/usr/bin/chromium` and `/usr/bin/chromedriver`.
+//! `scripts/test.sh` runs them with `--run-ignored only` after building the console. They need `frontend/dist`
+//! (`trunk build --offline`), the agent and the demo binaries (`cargo build -p agent -p demo --bins`),
+//! `/usr/bin/chromium` and `/usr/bin/chromedriver`.
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -253,24 +254,31 @@ impl Console {
         }
     }
 
-    /// Clicks an element once it is there (found again if a navigation replaced it in between).
+    /// Clicks an element once it is there.
     pub async fn click(&self, css: &str) -> Result<()> {
-        let mut result = self.find(css).await?.click().await;
-        if result.is_err() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            result = self.find(css).await?.click().await;
-        }
-        result.with_context(|| format!("clicking {css}"))
+        self.act_on(css, async |e| e.click().await)
+            .await
+            .with_context(|| format!("clicking {css}"))
     }
 
-    /// Types into an input (found again if a navigation replaced it in between).
+    /// Types into an input.
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        let mut result = self.find(css).await?.send_keys(text).await;
-        if result.is_err() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            result = self.find(css).await?.send_keys(text).await;
+        self.act_on(css, async |e| e.send_keys(text).await)
+            .await
+            .with_context(|| format!("typing into {css}"))
+    }
+
+    /// Finds an element and acts on it; if a navigation replaced it in between, finds it again and acts once more.
+    async fn act_on(
+        &self,
+        css: &str,
+        act: impl AsyncFn(fantoccini::elements::Element) -> Result<(), fantoccini::error::CmdError>,
+    ) -> Result<()> {
+        if act(self.find(css).await?).await.is_ok() {
+            return Ok(());
         }
-        result.with_context(|| format!("typing into {css}"))
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(act(self.find(css).await?).await?)
     }
 
     /// Picks a file in a file input.
