@@ -239,13 +239,9 @@ impl Agent {
         }
     }
 
-    /// SIGTERM; true when the agent exited on its own within 20 s (else it is killed).
+    /// SIGTERM and wait, so that the agent stops its replicas; true when it exited on its own within 20 s (else
+    /// it is killed).
     pub fn stop(&mut self) -> bool {
-        self.terminate()
-    }
-
-    /// SIGTERM and wait, so that the agent stops its replicas; true when it exited within 20 s.
-    fn terminate(&mut self) -> bool {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -267,7 +263,7 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        let _ = self.terminate();
+        let _ = self.stop();
     }
 }
 
