@@ -328,3 +328,79 @@ async fn an_answer_shows_loading_then_the_newest_answer_never_an_older_one() {
         "the older answer, arriving last, did not replace the newer one"
     );
 }
+
+#[wasm_bindgen_test]
+async fn links_inside_the_console_are_taken_over_and_the_rest_left_to_the_browser() {
+    let window = web_sys::window().expect("a window");
+    let came_from = window.location().href().expect("href");
+    let host = mount(|| {
+        let page = frontend::nav::follow_address_bar();
+        view! {
+            <a id="inside" href="/opsconsole/v2/upgrades/7">"progress"</a>
+            <a id="api" href="/api/v1/upgrades/7/config">"configuration"</a>
+            <a id="download" href="/opsconsole/v2/upgrade" download="x.yaml">"download"</a>
+            <a id="new-window" href="/opsconsole/v2/upgrade" target="_blank">"new window"</a>
+            <p id="page">{move || format!("{:?}", page.get())}</p>
+        }
+    });
+    settle().await;
+    let before = text(&host, "#page");
+    assert!(before.is_some(), "the page shown is named");
+    // Registered after the console's own listener: sees whether the console took a click on these links over,
+    // then stops any navigation so that the test page stays.
+    let taken = Rc::new(Cell::new(None::<bool>));
+    let (seen, links) = (taken.clone(), host.clone());
+    let after = window_event_listener(leptos::ev::click, move |ev| {
+        let node = ev.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+        if links.contains(node.as_ref()) {
+            seen.set(Some(ev.default_prevented()));
+            ev.prevent_default();
+        }
+    });
+    let click = |id: &str, ctrl: bool| {
+        let init = web_sys::MouseEventInit::new();
+        init.set_bubbles(true);
+        init.set_cancelable(true);
+        init.set_ctrl_key(ctrl);
+        let event = web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &init).unwrap();
+        taken.set(None);
+        host.query_selector(&format!("#{id}"))
+            .unwrap()
+            .expect("the link")
+            .dispatch_event(&event)
+            .unwrap();
+        taken.get().expect("the click reached the window")
+    };
+    for (id, ctrl) in [
+        ("api", false),
+        ("download", false),
+        ("new-window", false),
+        ("inside", true),
+    ] {
+        assert!(
+            !click(id, ctrl),
+            "#{id} (ctrl: {ctrl}) is left to the browser"
+        );
+    }
+    assert!(
+        click("inside", false),
+        "a plain click inside the console is taken over"
+    );
+    settle().await;
+    assert_eq!(text(&host, "#page").as_deref(), Some("Progress(7)"));
+    assert_eq!(
+        window.location().pathname().unwrap(),
+        "/opsconsole/v2/upgrades/7"
+    );
+    // Back follows the address bar too.
+    window.history().unwrap().back().unwrap();
+    for _ in 0..100 {
+        if window.location().href().unwrap() == came_from {
+            break;
+        }
+        TimeoutFuture::new(10).await;
+    }
+    settle().await;
+    after.remove();
+    assert_eq!(text(&host, "#page"), before);
+}
