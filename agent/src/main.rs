@@ -147,7 +147,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-        let engine = agent::engine::for_platform(&platform).map_err(anyhow::Error::msg)?;
+        let engine = agent::engine::for_platform(&platform)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

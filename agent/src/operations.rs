@@ -42,6 +42,17 @@ pub enum Refusal {
     Agent(#[from] Error),
 }
 
+/// Why a run ended without an outcome from the engine.
+#[derive(Debug, thiserror::Error)]
+enum Broken {
+    /// Its job could not be read back from the records.
+    #[error("the upgrade could not be prepared: {0}")]
+    NotPrepared(Error),
+    /// The engine's task ended without returning (a panic).
+    #[error("the engine stopped unexpectedly: {0}")]
+    EngineStopped(tokio::task::JoinError),
+}
+
 /// Upgrades in progress and how to start, stop and retry them.
 pub struct Operations {
     /// The database.
@@ -273,9 +284,9 @@ impl Operations {
                 job
             }
             Err(e) => {
-                let reason = format!("the upgrade could not be prepared: {e}");
-                events.log(Level::Error, None, &reason);
-                self.finish(id, RunOutcome::Failed(reason));
+                let broken = Broken::NotPrepared(e);
+                events.log(Level::Error, None, &broken.to_string());
+                self.finish(id, Err(broken));
                 return;
             }
         };
@@ -302,9 +313,7 @@ impl Operations {
             let engine = this.engine.clone();
             let reporter: Arc<dyn UpgradeEvents> = events;
             let run = tokio::spawn(async move { engine.run(job, reporter, stop_rx).await });
-            let outcome = run.await.unwrap_or_else(|e| {
-                RunOutcome::Failed(format!("the engine stopped unexpectedly: {e}"))
-            });
+            let outcome = run.await.map_err(Broken::EngineStopped);
             this.finish(id, outcome);
         });
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -325,28 +334,35 @@ impl Operations {
         }
     }
 
-    /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers.
-    fn finish(&self, id: i64, outcome: RunOutcome) {
+    /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers. Reasons are stored as the
+    /// operator reads them.
+    fn finish(&self, id: i64, outcome: Result<RunOutcome, Broken>) {
         let (status, reason, level, line) = match &outcome {
-            RunOutcome::Succeeded => (
+            Err(broken) => (
+                UpgradeStatus::Failed,
+                Some(broken.to_string()),
+                Level::Error,
+                format!("upgrade failed: {broken}"),
+            ),
+            Ok(RunOutcome::Succeeded) => (
                 UpgradeStatus::Succeeded,
                 None,
                 Level::Info,
                 "upgrade succeeded".to_string(),
             ),
-            RunOutcome::RolledBack(r) => (
+            Ok(RunOutcome::RolledBack(r)) => (
                 UpgradeStatus::RolledBack,
-                Some(r.clone()),
+                Some(r.to_string()),
                 Level::Error,
                 format!("upgrade rolled back: {r}"),
             ),
-            RunOutcome::Failed(r) => (
+            Ok(RunOutcome::Failed(r)) => (
                 UpgradeStatus::Failed,
-                Some(r.clone()),
+                Some(r.to_string()),
                 Level::Error,
                 format!("upgrade failed: {r}"),
             ),
-            RunOutcome::Stopped => {
+            Ok(RunOutcome::Stopped) => {
                 let asked = self
                     .stops
                     .lock()

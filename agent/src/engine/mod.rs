@@ -3,6 +3,7 @@
 //! loses nothing; the engine owns how replicas are started, checked, drained and stopped, through a `Platform`.
 
 mod downtime;
+mod error;
 mod order;
 mod probe;
 mod rolling;
@@ -17,6 +18,7 @@ use shared::api::{ApplicationView, Availability, UpgradeMode};
 use shared::manifest::Manifest;
 use tokio::sync::watch;
 
+pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
 use crate::platform::local::LocalPlatform;
 
@@ -50,16 +52,14 @@ impl PlatformConfig {
 
 /// The engine for the configured platform. Errors name what is wrong (an unknown platform, an unreadable replica
 /// table).
-pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, String> {
+pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, EngineError> {
     match config.name.as_str() {
         "local" => {
-            let platform = LocalPlatform::open(&config.data_dir, &config.bin_dir, config.base_port)
-                .map_err(|e| e.to_string())?;
+            let platform =
+                LocalPlatform::open(&config.data_dir, &config.bin_dir, config.base_port)?;
             Ok(Arc::new(UpgradeEngine::new(platform)))
         }
-        other => Err(format!(
-            "unknown platform `{other}`: the agent knows `local` (the Kubernetes platform is planned)"
-        )),
+        other => Err(EngineError::UnknownPlatform(other.to_string())),
     }
 }
 
@@ -153,14 +153,14 @@ pub trait UpgradeEvents: Send + Sync {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RunOutcome {
     /// Every application runs the target version.
     Succeeded,
     /// It failed and everything is back on the old version and configuration; the reason says why.
-    RolledBack(String),
+    RolledBack(Failure),
     /// It failed and could not be rolled back (or resumed); the reason says why.
-    Failed(String),
+    Failed(Failure),
     /// An operator asked it to stop; it stopped after the current replica step.
     Stopped,
 }
@@ -170,7 +170,7 @@ pub enum RunOutcome {
 pub trait Engine: Send + Sync {
     /// At agent start: make `running` run (adopting or replacing replicas left from before a crash). Not called
     /// while a run is being resumed; `run` with `resuming: true` takes care of that.
-    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), String>>;
+    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Every application with its stable address and replicas now.
     fn applications(&self) -> Vec<ApplicationView>;
     /// Performs one run to its end. `stop` turns true when an operator forces a stop: the run stops after the

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use agent::engine::{Level, RunOutcome, StepStatus, UpgradeJob};
+use agent::engine::{Failure, Level, RunOutcome, StepStatus, UpgradeJob};
 use shared::api::UpgradeMode;
 use support::*;
 use tokio::sync::watch;
@@ -74,10 +74,9 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     );
     let load = load.finish().await;
 
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert!(
@@ -183,10 +182,9 @@ async fn downtime_upgrade_stops_in_reverse_order_starts_in_order_and_measures_th
         no_stop(),
     )
     .await;
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert_all_on(&cluster.engine, "V5.2.0.01");
@@ -274,14 +272,20 @@ async fn a_version_that_never_becomes_ready_is_rolled_back_without_a_failed_requ
     .await;
     let load = load.finish().await;
 
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
-        reason.contains("dataservice") && reason.contains("did not become ready within 3 s"),
+        matches!(failure, Failure::NotReady { app, within: 3, .. } if app == "dataservice"),
+        "{failure:?}"
+    );
+    assert!(
+        reason.starts_with("dataservice: replica dataservice-")
+            && reason.contains("(V5.1.2.04) did not become ready within 3 s (last check: "),
         "{reason}"
     );
     assert!(
@@ -327,12 +331,13 @@ async fn a_replica_that_crashes_during_the_upgrade_is_noticed_and_rolled_back() 
         no_stop(),
     )
     .await;
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
         reason.contains("web") && reason.contains("exited with status 3"),
         "{reason}"
@@ -378,7 +383,11 @@ async fn force_stop_leaves_every_application_ready_and_retry_skips_what_is_done(
     }
     stop_tx.send(true).unwrap();
     let outcome = run.await.unwrap();
-    assert_eq!(outcome, RunOutcome::Stopped, "log:\n{}", events.log_text());
+    assert!(
+        matches!(outcome, RunOutcome::Stopped),
+        "{outcome:?}; log:\n{}",
+        events.log_text()
+    );
     let apps = cluster.engine.applications();
     for app in &apps {
         assert!(
@@ -410,7 +419,11 @@ async fn force_stop_leaves_every_application_ready_and_retry_skips_what_is_done(
     )
     .await;
     let load = load.finish().await;
-    assert_eq!(outcome, RunOutcome::Succeeded, "log:\n{}", retry.log_text());
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        retry.log_text()
+    );
     assert_all_on(&cluster.engine, "V5.1.2.04");
     {
         let recorded = retry.snapshot();
@@ -540,10 +553,9 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert_all_on(&engine, "V5.1.2.04");
@@ -618,7 +630,7 @@ async fn benchmark_rolling_upgrade() {
         )
         .await;
         let this = began.elapsed();
-        assert_eq!(outcome, RunOutcome::Succeeded);
+        assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
         windows.push((began, began + this));
         let recorded = events.snapshot();
         let sum = |action: &str| -> Duration {
@@ -800,10 +812,9 @@ async fn slow_requests_in_flight_finish_while_their_replicas_drain() {
         no_stop(),
     )
     .await;
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     let mut replicas = Vec::new();
@@ -856,12 +867,13 @@ async fn a_failed_downtime_upgrade_brings_the_old_version_back() {
         no_stop(),
     )
     .await;
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
         reason.contains("dataservice") && reason.contains("did not become ready"),
         "{reason}"
@@ -914,10 +926,10 @@ async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_proces
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     cluster.engine.shutdown().await;
-    assert_eq!(
-        run.await.unwrap(),
-        RunOutcome::Stopped,
-        "log:\n{}",
+    let outcome = run.await.unwrap();
+    assert!(
+        matches!(outcome, RunOutcome::Stopped),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert!(
