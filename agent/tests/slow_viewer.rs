@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
+use agent::platform::local::LocalConfig;
 use agent::records::Created;
 use futures_util::StreamExt;
 use shared::api::{LogEntry, StreamMessage, UpgradeStatus};
@@ -42,8 +43,11 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
     std::fs::create_dir_all(&config.data_dir).unwrap();
     let db = agent::db::Db::open(&config.data_dir).unwrap();
     agent::accounts::ensure_admin(&db, config.admin_password.as_deref()).unwrap();
-    let engine = agent::engine::for_platform(&PlatformConfig::local(&config.data_dir, temp.path()))
-        .expect("the local engine");
+    let engine = agent::engine::for_platform(&PlatformConfig::Local(LocalConfig::new(
+        &config.data_dir,
+        temp.path(),
+    )))
+    .expect("the local engine");
     let ops = agent::operations::Operations::new(db.clone(), engine.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let local = listener.local_addr().unwrap();

@@ -10,7 +10,6 @@ mod rolling;
 mod steps;
 mod upgrade;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -20,46 +19,22 @@ use tokio::sync::watch;
 
 pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
-use crate::platform::local::LocalPlatform;
+use crate::platform::local::{LocalConfig, LocalPlatform};
 
-/// Where and how the engine runs the product's replicas (`serve` builds it from the agent's configuration).
+/// Where the engine runs the product's replicas (`serve` builds it from its flags): one arm per platform, each with
+/// what only that platform needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformConfig {
-    /// The platform's name; `local` is the only one today.
-    pub name: String,
-    /// The agent's data dir; the platform keeps its replica table, values files and replica logs in `platform/`.
-    pub data_dir: PathBuf,
-    /// Where application commands such as `demo-app` are found.
-    pub bin_dir: PathBuf,
-    /// The first stable address port: application i listens on `127.0.0.1:<base_port + i>`.
-    pub base_port: u16,
+pub enum PlatformConfig {
+    /// Child processes on this machine, behind stable addresses on loopback.
+    Local(LocalConfig),
 }
 
-impl PlatformConfig {
-    /// The default stable address port of the first application.
-    pub const DEFAULT_BASE_PORT: u16 = 18081;
-
-    /// The `local` platform with the default base port.
-    pub fn local(data_dir: impl Into<PathBuf>, bin_dir: impl Into<PathBuf>) -> PlatformConfig {
-        PlatformConfig {
-            name: "local".into(),
-            data_dir: data_dir.into(),
-            bin_dir: bin_dir.into(),
-            base_port: Self::DEFAULT_BASE_PORT,
-        }
-    }
-}
-
-/// The engine for the configured platform. Errors name what is wrong (an unknown platform, an unreadable replica
-/// table).
+/// The engine for the configured platform. Errors name what is wrong (e.g. an unreadable replica table).
 pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, EngineError> {
-    match config.name.as_str() {
-        "local" => {
-            let platform =
-                LocalPlatform::open(&config.data_dir, &config.bin_dir, config.base_port)?;
-            Ok(Arc::new(UpgradeEngine::new(platform)))
+    match config {
+        PlatformConfig::Local(local) => {
+            Ok(Arc::new(UpgradeEngine::new(LocalPlatform::open(local)?)))
         }
-        other => Err(EngineError::UnknownPlatform(other.to_string())),
     }
 }
 

@@ -463,8 +463,7 @@ async fn agent_process_for_the_kill_test() {
         .unwrap()
         .parse()
         .unwrap();
-    let config = agent::engine::PlatformConfig {
-        name: "local".into(),
+    let config = agent::platform::local::LocalConfig {
         data_dir: dir.into(),
         bin_dir: bin_dir(),
         base_port,
@@ -532,8 +531,7 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     let before: Vec<u32> = marked_processes(&platform_dir);
     assert!(!before.is_empty(), "the replicas outlive the killed agent");
 
-    let config = agent::engine::PlatformConfig {
-        name: "local".into(),
+    let config = agent::platform::local::LocalConfig {
         data_dir: dir.path().to_path_buf(),
         bin_dir: bin_dir(),
         base_port,
