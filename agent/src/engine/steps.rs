@@ -157,7 +157,7 @@ impl<'a, P: Platform> StepRunner<'a, P> {
             }
             return Err(failure);
         }
-        if let Err(source) = self.platform.route_in(&id) {
+        if let Err(source) = self.platform.route_in(&id).await {
             let failure = Failure::RouteInFailed {
                 app: app.name.clone(),
                 replica: id.clone(),

@@ -88,7 +88,7 @@ impl<P: Platform> UpgradeEngine<P> {
                 list(&found.adopted),
                 list(&found.replaced),
                 list(&found.vanished),
-                found.orphans_stopped.len()
+                found.strays_stopped.len()
             ),
         );
         Ok(())

@@ -332,8 +332,10 @@ impl Platform for LocalPlatform {
         let local = app
             .local
             .as_ref()
-            .ok_or_else(|| PlatformError::NoLocalCommand {
+            .ok_or_else(|| PlatformError::NotRunnable {
                 app: app.name.clone(),
+                platform: "local",
+                missing: "`local:` command",
             })?;
         let command = if Path::new(&local.command).is_absolute() {
             PathBuf::from(&local.command)
@@ -426,7 +428,7 @@ impl Platform for LocalPlatform {
         }
     }
 
-    fn route_in(&self, replica: &str) -> Result<()> {
+    async fn route_in(&self, replica: &str) -> Result<()> {
         let mut inner = self.shared.lock();
         let record = inner
             .table
@@ -546,7 +548,7 @@ impl Platform for LocalPlatform {
         for pid in process::marked_processes(&shared.dir) {
             if !known.contains(&pid) && pid != std::process::id() {
                 process::terminate_foreign(pid, None, Duration::from_secs(10)).await;
-                adoption.orphans_stopped.push(pid);
+                adoption.strays_stopped.push(format!("process {pid}"));
             }
         }
         let mut inner = shared.lock();
