@@ -8,6 +8,8 @@ mod order;
 mod probe;
 mod rolling;
 mod steps;
+#[cfg(test)]
+mod tests;
 mod upgrade;
 
 use std::sync::Arc;

@@ -166,6 +166,8 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
                 steps
                     .events
                     .log(Level::Error, Some(&app.name), &failure.to_string());
+                // Its removal is a step the plan did not count (it counted the replica's start only).
+                steps.plan_more(1);
                 steps.drain(crashed).await?;
                 return Err(failure.into());
             }

@@ -2,6 +2,8 @@
 //! behind an HTTP reverse proxy on this machine) is the one implementation today, a cluster engine the next.
 
 pub mod local;
+#[cfg(test)]
+pub mod memory;
 
 use std::future::Future;
 use std::time::Duration;
