@@ -565,3 +565,38 @@ async fn a_replica_the_platform_cannot_start_fails_the_run_with_the_platforms_er
     assert_within_plan(&events.recorded());
     assert_all_on(&platform, V1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_that_fails_too_fails_the_run_naming_both_reasons() {
+    let platform = MemoryPlatform::new();
+    platform.script("catalog", V2, Script::NeverReady);
+    let engine = running_v1(&platform).await;
+    // From now on, V1 store replicas cannot be started: the way back is blocked.
+    platform.script("store", V1, Script::FailsToStart);
+    let events = Recorder::new();
+    let (_keep, stop) = no_stop();
+
+    let outcome = upgrade(&engine, 1, UpgradeMode::ZeroDowntime, &events, stop).await;
+
+    let RunOutcome::Failed(failure) = &outcome else {
+        panic!("expected a failure, got {outcome:?}");
+    };
+    let Failure::Rollback { first, then } = failure else {
+        panic!("expected a failed rollback, got {failure:?}");
+    };
+    assert!(
+        matches!(**first, Failure::NotReady { ref app, .. } if app == "catalog"),
+        "{first:?}"
+    );
+    assert!(
+        matches!(**then, Failure::StartFailed { ref app, ref version, .. } if app == "store" && version == V1),
+        "{then:?}"
+    );
+    assert_eq!(
+        failure.to_string(),
+        format!("{first}; the rollback failed too: {then}")
+    );
+    assert_within_plan(&events.recorded());
+    // The rollback stopped where it failed: store still runs V2, ready, so the product still answers.
+    assert_eq!(ready(&platform.replicas(), "store"), 2);
+}
