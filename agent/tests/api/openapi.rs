@@ -22,12 +22,17 @@ fn documented() -> BTreeSet<(String, String)> {
     routes
 }
 
-/// (method, path template) of every route function in `filters.rs`, from their `/// METHOD /path` doc lines.
+/// (method, path template) of every route function in `agent/src/api/`, from their `/// METHOD /path` doc lines.
 fn in_the_code() -> BTreeSet<(String, String)> {
-    let text = std::fs::read_to_string(root().join("agent/src/filters.rs")).expect("filters.rs");
-    let console = std::fs::read_to_string(root().join("agent/src/console.rs")).expect("console.rs");
+    let dir = root().join("agent/src/api");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&dir).expect("agent/src/api") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            text += &std::fs::read_to_string(&path).expect("a module of the API");
+        }
+    }
     text.lines()
-        .chain(console.lines())
         .filter_map(|line| line.trim().strip_prefix("/// "))
         .filter_map(|doc| doc.split_once(' '))
         .filter(|(method, path)| METHODS.contains(method) && path.starts_with('/'))
@@ -56,7 +61,7 @@ async fn openapi_lists_exactly_the_routes_the_agent_answers() {
     assert_eq!(
         documented,
         in_the_code(),
-        "openapi.yaml and the route functions in filters.rs disagree"
+        "openapi.yaml and the route functions in agent/src/api/ disagree"
     );
 
     // Without a session, a route that exists answers anything but 404 and 405.

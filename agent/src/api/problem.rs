@@ -50,6 +50,16 @@ impl Problem {
         )
     }
 
+    /// 404 saying what was not found.
+    pub fn not_found(what: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", what)
+    }
+
+    /// 400 saying what is wrong with the request.
+    pub fn bad_request(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
     /// 409 naming the upgrade that holds the lock.
     pub fn upgrade_running(id: i64) -> Problem {
         Problem::Api {
@@ -85,9 +95,7 @@ impl From<crate::operations::Refusal> for Problem {
         use crate::operations::Refusal;
         match refusal {
             Refusal::Running(id) => Problem::upgrade_running(id),
-            Refusal::NotFound(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", refusal.to_string())
-            }
+            Refusal::NotFound(_) => Problem::not_found(refusal.to_string()),
             Refusal::State { .. } => {
                 Problem::new(StatusCode::CONFLICT, "wrong-state", refusal.to_string())
             }
