@@ -54,6 +54,14 @@ pub enum Error {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
+    /// An account cannot be used or created as asked (e.g. its stored role names no role).
+    #[error("account `{account}`: {reason}")]
+    Account {
+        /// The account's name.
+        account: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl From<rusqlite::Error> for Error {

@@ -1,11 +1,11 @@
 //! The cluster: the running version, its applications and replicas, the operation in progress, and its values.
 
-use shared::api::{ClusterView, Me};
+use shared::api::{ClusterView, Me, Role};
 use warp::http::{StatusCode, header};
 use warp::{Filter, Rejection, Reply};
 
 use super::problem::Problem;
-use super::{State, with_session, with_state};
+use super::{State, session_with, with_state};
 use crate::{records, versions};
 
 /// The routes of this module.
@@ -17,7 +17,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
 pub fn cluster(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "cluster")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(show_cluster)
 }
@@ -55,7 +55,7 @@ async fn show_cluster(_me: Me, state: State) -> Result<impl Reply, Rejection> {
 pub fn values(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "cluster" / "values")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(show_values)
 }

@@ -6,13 +6,13 @@ use std::time::Duration;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use shared::api::{Me, StreamMessage, UpgradeStatus};
+use shared::api::{Me, Role, StreamMessage, UpgradeStatus};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
 use super::problem::Problem;
-use super::{State, with_session, with_state};
+use super::{State, session_with, with_state};
 use crate::live::LiveMessage;
 use crate::records;
 
@@ -40,7 +40,7 @@ pub struct StreamQuery {
 pub fn stream(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "logs" / "stream")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(warp::query::<StreamQuery>())
         .and(warp::ws())
         .and(with_state(state))

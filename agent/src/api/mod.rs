@@ -23,8 +23,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use shared::api::Me;
+use shared::api::{Me, Role};
 use shared::limits::Limits;
+use warp::filters::path::FullPath;
 use warp::http::{Method, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -118,18 +119,40 @@ fn with_state(state: State) -> impl Filter<Extract = (State,), Error = Infallibl
     warp::any().map(move || state.clone())
 }
 
-/// The account of the request's session; 401 without a valid one.
-fn with_session(state: State) -> impl Filter<Extract = (Me,), Error = Rejection> + Clone {
+/// The account of the request's session when its role is `needed` or above: 401 without a valid session, 403
+/// naming the role needed when the account's is below it.
+fn session_with(
+    state: State,
+    needed: Role,
+) -> impl Filter<Extract = (Me,), Error = Rejection> + Clone {
     warp::cookie::optional::<String>(SESSION_COOKIE)
+        .and(warp::method())
+        .and(warp::path::full())
         .and(with_state(state))
-        .and_then(|token: Option<String>, state: State| async move {
-            let token = token.ok_or_else(Problem::unauthorized)?;
-            match state.accounts.session(token).await {
-                Ok(Some(me)) => Ok(me),
-                Ok(None) => Err(Rejection::from(Problem::unauthorized())),
-                Err(e) => Err(Problem::from(e).into()),
-            }
-        })
+        .and_then(
+            move |token: Option<String>, method: Method, path: FullPath, state: State| async move {
+                let token = token.ok_or_else(Problem::unauthorized)?;
+                let me = state
+                    .accounts
+                    .session(token)
+                    .await
+                    .map_err(Problem::from)?
+                    .ok_or_else(Problem::unauthorized)?;
+                if me.role < needed {
+                    return Err(Rejection::from(Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        format!(
+                            "{method} {} needs the {needed} role; {} has the {} role",
+                            path.as_str(),
+                            me.username,
+                            me.role
+                        ),
+                    )));
+                }
+                Ok(me)
+            },
+        )
 }
 
 /// Refuses (403) a state-changing request or a websocket handshake whose `Origin` is neither the agent's own nor

@@ -86,7 +86,13 @@ impl Problem {
 
 impl From<crate::Error> for Problem {
     fn from(e: crate::Error) -> Self {
-        Problem::internal(e)
+        match e {
+            // An account the agent cannot use (its stored role names no role) gets nothing, and is told why.
+            crate::Error::Account { .. } => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            e => Problem::internal(e),
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 //! Sessions: logon, logout, the session's account, and the limits its console applies.
 
-use shared::api::{ApiError, LoginRequest, Me};
+use shared::api::{ApiError, LoginRequest, Me, Role};
 use warp::http::{Response, StatusCode, header};
 use warp::{Filter, Rejection, Reply};
 
 use super::problem::Problem;
-use super::{State, with_session, with_state};
+use super::{State, session_with, with_state};
 use crate::accounts::{Logon, SESSION_COOKIE};
 
 /// The routes of this module.
@@ -102,7 +102,7 @@ async fn log_off(token: Option<String>, state: State) -> Result<Response<String>
 pub fn me(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "me")
         .and(warp::get())
-        .and(with_session(state))
+        .and(session_with(state, Role::Viewer))
         .map(|me: Me| warp::reply::json(&me))
 }
 
@@ -110,7 +110,7 @@ pub fn me(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejectio
 pub fn limits(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "limits")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .map(|_: Me, state: State| warp::reply::json(&state.limits))
 }

@@ -1,7 +1,7 @@
 //! Upgrades: checking and starting one, the records, stopping and retrying, a record's configuration and log.
 
 use serde::Deserialize;
-use shared::api::{Me, UpgradeCheck, UpgradeMode, UpgradeStarted};
+use shared::api::{Me, Role, UpgradeCheck, UpgradeMode, UpgradeStarted};
 use shared::report::{Finding, Severity};
 use warp::filters::multipart::FormData;
 use warp::http::StatusCode;
@@ -9,7 +9,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::problem::Problem;
 use super::upgrade_form::{Assessment, assess, parse_word, read_form};
-use super::{State, attachment, with_session, with_state};
+use super::{State, attachment, session_with, with_state};
 use crate::records::{self, NewRecord};
 
 /// Room for the multipart framing and the form's small fields around the configuration file.
@@ -32,7 +32,7 @@ pub fn check(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let limit = state.limits.max_upload_bytes + FORM_OVERHEAD;
     warp::path!("api" / "v1" / "upgrades" / "check")
         .and(warp::post())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Operator))
         .and(warp::multipart::form().max_length(limit))
         .and(with_state(state))
         .and_then(check_form)
@@ -52,7 +52,7 @@ pub fn start(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let limit = state.limits.max_upload_bytes + FORM_OVERHEAD;
     warp::path!("api" / "v1" / "upgrades")
         .and(warp::post())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Operator))
         .and(warp::multipart::form().max_length(limit))
         .and(with_state(state))
         .and_then(start_upgrade)
@@ -137,7 +137,7 @@ async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Repl
 pub fn list(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(list_upgrades)
 }
@@ -155,7 +155,7 @@ async fn list_upgrades(_me: Me, state: State) -> Result<impl Reply, Rejection> {
 pub fn detail(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64)
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(show_detail)
 }
@@ -176,7 +176,7 @@ async fn show_detail(id: i64, _me: Me, state: State) -> Result<impl Reply, Rejec
 pub fn stop(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "stop")
         .and(warp::post())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Operator))
         .and(with_state(state))
         .and_then(stop_upgrade)
 }
@@ -198,7 +198,7 @@ async fn stop_upgrade(id: i64, me: Me, state: State) -> Result<impl Reply, Rejec
 pub fn retry(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "retry")
         .and(warp::post())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Operator))
         .and(with_state(state))
         .and_then(retry_upgrade)
 }
@@ -220,7 +220,7 @@ async fn retry_upgrade(id: i64, me: Me, state: State) -> Result<impl Reply, Reje
 pub fn config(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "config")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(download_config)
 }
@@ -250,7 +250,7 @@ pub struct LogQuery {
 pub fn logs(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "logs")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(warp::query::<LogQuery>())
         .and(with_state(state))
         .and_then(read_logs)

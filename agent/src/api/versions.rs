@@ -1,11 +1,11 @@
 //! Version packages: the list, a manifest, a package's bytes, and importing one.
 
-use shared::api::{ApiError, Me, VersionImported};
+use shared::api::{ApiError, Me, Role, VersionImported};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
 use super::problem::Problem;
-use super::{State, attachment, with_session, with_state};
+use super::{State, attachment, session_with, with_state};
 use crate::{checks, records, versions};
 
 /// The routes of this module.
@@ -20,7 +20,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
 pub fn list(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "versions")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(list_versions)
 }
@@ -41,7 +41,7 @@ async fn list_versions(_me: Me, state: State) -> Result<impl Reply, Rejection> {
 pub fn manifest(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "versions" / String)
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(show_manifest)
 }
@@ -62,7 +62,7 @@ async fn show_manifest(version: String, _me: Me, state: State) -> Result<impl Re
 pub fn package(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "versions" / String / "package")
         .and(warp::get())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Viewer))
         .and(with_state(state))
         .and_then(download_package)
 }
@@ -84,7 +84,7 @@ pub fn import(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
     let limit = state.limits.max_upload_bytes;
     warp::path!("api" / "v1" / "versions")
         .and(warp::post())
-        .and(with_session(state.clone()))
+        .and(session_with(state.clone(), Role::Operator))
         .and(warp::header::optional::<String>("content-type"))
         .and(warp::header::optional::<String>("content-disposition"))
         .and(warp::body::content_length_limit(limit))

@@ -7,7 +7,7 @@ use crate::support::{Agent, root};
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
 /// (method, path template) of every operation in the OpenAPI file.
-fn documented() -> BTreeSet<(String, String)> {
+pub fn documented() -> BTreeSet<(String, String)> {
     let text =
         std::fs::read_to_string(root().join("agent/openapi.yaml")).expect("agent/openapi.yaml");
     let doc: serde_json::Value = serde_norway::from_str(&text).expect("openapi.yaml parses");
