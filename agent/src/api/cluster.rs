@@ -8,6 +8,12 @@ use super::problem::Problem;
 use super::{State, session_with, with_state};
 use crate::{records, versions};
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/api/v1/cluster", "GET"),
+    ("/api/v1/cluster/values", "GET"),
+];
+
 /// The routes of this module.
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     cluster(state.clone()).or(values(state))

@@ -12,6 +12,13 @@ const NOT_BUILT: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><tit
 <code>frontend/</code>) and start the agent with <code>--console-dir frontend/dist</code>. The API is served at \
 <code>/api/v1</code>.</p></body></html>";
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/healthz", "GET"),
+    ("/opsconsole/v2/{path}", "GET"),
+];
+
 /// The routes of this module.
 pub fn routes(
     console_dir: Option<PathBuf>,

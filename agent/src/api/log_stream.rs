@@ -23,6 +23,9 @@ const REPLAY_PAGE: u32 = 1000;
 /// Most live messages sent with one flush.
 const SEND_BATCH: usize = 256;
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[("/api/v1/upgrades/{id}/logs/stream", "GET")];
+
 /// The routes of this module.
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     stream(state)

@@ -111,7 +111,66 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Infa
         .or(upgrades::routes(state.clone()).boxed())
         .or(log_stream::routes(state.clone()).boxed());
     let site = console::routes(state.console_dir.clone());
-    origin_check(state).and(api.or(site)).recover(recover)
+    origin_check(state)
+        .and(api.or(site).or(method_not_allowed()))
+        .recover(recover)
+}
+
+/// Every path and the methods it answers, by resource.
+const PATHS: [&[(&str, &str)]; 6] = [
+    sessions::PATHS,
+    cluster::PATHS,
+    versions::PATHS,
+    upgrades::PATHS,
+    log_stream::PATHS,
+    console::PATHS,
+];
+
+/// Tried after every route: a request to a known path with a method it does not answer gets 405 with `Allow`
+/// naming those it does (RFC 9110); anything else stays rejected as the routes rejected it.
+fn method_not_allowed() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::method()
+        .and(warp::path::full())
+        .and_then(|method: Method, path: FullPath| async move {
+            let allow = PATHS
+                .iter()
+                .flat_map(|paths| paths.iter())
+                .find(|(template, _)| instance_of(template, path.as_str()))
+                .map(|(_, allow)| *allow);
+            match allow {
+                Some(allow) if !allow.split(", ").any(|m| m == method.as_str()) => {
+                    Err(Rejection::from(Problem::MethodNotAllowed { allow }))
+                }
+                _ => Err(warp::reject::not_found()),
+            }
+        })
+}
+
+/// Whether `path` is one of `template`'s, as the routes match it: `{id}` is a number, `{version}` one segment,
+/// `{path}` the rest; a trailing slash is ignored.
+fn instance_of(template: &str, path: &str) -> bool {
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
+    let mut segments = path.split('/');
+    for part in template.split('/') {
+        if part == "{path}" {
+            return true;
+        }
+        let Some(segment) = segments.next() else {
+            return false;
+        };
+        let fits = match part {
+            "{id}" => segment.parse::<i64>().is_ok(),
+            "{version}" => !segment.is_empty(),
+            literal => segment == literal,
+        };
+        if !fits {
+            return false;
+        }
+    }
+    segments.next().is_none()
 }
 
 /// Passes the state to a handler.
@@ -227,4 +286,38 @@ fn attachment(file_name: &str, bytes: Vec<u8>) -> Result<Response, Rejection> {
         )
         .body(bytes.into())
         .map_err(|e| Problem::internal(e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instance_of;
+
+    #[test]
+    fn a_path_is_an_instance_of_its_template_only() {
+        assert!(instance_of("/", "/"));
+        assert!(instance_of("/api/v1/me", "/api/v1/me/"));
+        assert!(instance_of("/api/v1/upgrades/{id}", "/api/v1/upgrades/12"));
+        assert!(!instance_of(
+            "/api/v1/upgrades/{id}",
+            "/api/v1/upgrades/check"
+        ));
+        assert!(!instance_of(
+            "/api/v1/upgrades/{id}",
+            "/api/v1/upgrades/12/stop"
+        ));
+        assert!(instance_of(
+            "/api/v1/versions/{version}",
+            "/api/v1/versions/V5.1.2.04"
+        ));
+        assert!(!instance_of(
+            "/api/v1/versions/{version}",
+            "/api/v1/versions"
+        ));
+        assert!(instance_of(
+            "/opsconsole/v2/{path}",
+            "/opsconsole/v2/a/b.js"
+        ));
+        assert!(!instance_of("/healthz", "/healthz/more"));
+        assert!(!instance_of("/", "/anything"));
+    }
 }

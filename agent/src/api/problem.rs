@@ -23,6 +23,11 @@ pub enum Problem {
     },
     /// Input that failed validation: 422 with the report.
     Invalid(Report),
+    /// 405: the path exists but does not answer the request's method.
+    MethodNotAllowed {
+        /// The methods it answers, for the `Allow` header (RFC 9110), e.g. `GET, POST`.
+        allow: &'static str,
+    },
 }
 
 impl warp::reject::Reject for Problem {}
@@ -193,6 +198,21 @@ fn answer(problem: &Problem) -> Response {
         Problem::Invalid(report) => {
             warp::reply::with_status(warp::reply::json(report), StatusCode::UNPROCESSABLE_ENTITY)
                 .into_response()
+        }
+        Problem::MethodNotAllowed { allow } => {
+            let body = ApiError {
+                error: "method-not-allowed".into(),
+                message: format!("this path answers {allow} only"),
+                running: None,
+            };
+            let mut response =
+                warp::reply::with_status(warp::reply::json(&body), StatusCode::METHOD_NOT_ALLOWED)
+                    .into_response();
+            response.headers_mut().insert(
+                warp::http::header::ALLOW,
+                warp::http::HeaderValue::from_static(allow),
+            );
+            response
         }
     }
 }

@@ -8,6 +8,14 @@ use super::problem::Problem;
 use super::{State, session_with, with_state};
 use crate::accounts::{Logon, SESSION_COOKIE};
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/api/v1/login", "POST"),
+    ("/api/v1/logout", "POST"),
+    ("/api/v1/me", "GET"),
+    ("/api/v1/limits", "GET"),
+];
+
 /// The routes of this module.
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     login(state.clone())

@@ -15,6 +15,17 @@ use crate::records::{self, NewRecord};
 /// Room for the multipart framing and the form's small fields around the configuration file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/api/v1/upgrades/check", "POST"),
+    ("/api/v1/upgrades", "GET, POST"),
+    ("/api/v1/upgrades/{id}", "GET"),
+    ("/api/v1/upgrades/{id}/stop", "POST"),
+    ("/api/v1/upgrades/{id}/retry", "POST"),
+    ("/api/v1/upgrades/{id}/config", "GET"),
+    ("/api/v1/upgrades/{id}/logs", "GET"),
+];
+
 /// The routes of this module.
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     check(state.clone())

@@ -8,6 +8,13 @@ use super::problem::Problem;
 use super::{State, attachment, session_with, with_state};
 use crate::{checks, records, versions};
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/api/v1/versions", "GET, POST"),
+    ("/api/v1/versions/{version}", "GET"),
+    ("/api/v1/versions/{version}/package", "GET"),
+];
+
 /// The routes of this module.
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     list(state.clone())

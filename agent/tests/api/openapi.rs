@@ -90,3 +90,40 @@ async fn openapi_lists_exactly_the_routes_the_agent_answers() {
         .expect("request");
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_answer_gets_405_with_allow_naming_those_it_does() {
+    let agent = Agent::start().await;
+    let admin = agent.admin().await;
+    let mut methods_of: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for (method, template) in documented() {
+        methods_of.entry(template).or_default().insert(method);
+    }
+    for (template, methods) in &methods_of {
+        for method in METHODS.iter().chain(&["OPTIONS"]) {
+            if methods.contains(*method) {
+                continue;
+            }
+            let request = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            // Logged on, so that nothing but the method can be wrong.
+            let response = admin
+                .http
+                .request(request, admin.at(&concrete(template)))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 405, "{method} {template}");
+            let allow: BTreeSet<String> = response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{method} {template}: a 405 without Allow"))
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .collect();
+            assert_eq!(&allow, methods, "Allow of {template}");
+            let body: serde_json::Value = response.json().await.expect("JSON body");
+            assert_eq!(body["error"], "method-not-allowed");
+        }
+    }
+}
