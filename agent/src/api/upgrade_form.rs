@@ -4,6 +4,7 @@
 use bytes::Buf;
 use futures_util::{StreamExt, TryStreamExt};
 use shared::api::{ConfigKind, ZeroDowntimeDecision};
+use shared::manifest::Manifest;
 use shared::report::Report;
 use warp::Rejection;
 use warp::filters::multipart::FormData;
@@ -11,7 +12,8 @@ use warp::http::StatusCode;
 
 use super::State;
 use super::problem::Problem;
-use crate::checks::{self, CheckedPackage};
+use crate::checks;
+use crate::engine::Deployment;
 use crate::versions;
 
 /// Largest small form field (target version, mode...).
@@ -97,7 +99,7 @@ pub(super) fn parse_word<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// What the checks say about an upgrade form.
+/// What the checks say about an upgrade form, and everything a start needs from them.
 pub(super) struct Assessment {
     /// The configuration's report (with `target-not-newer` when it applies).
     pub(super) report: Report,
@@ -107,15 +109,21 @@ pub(super) struct Assessment {
     pub(super) kind: ConfigKind,
     /// The configuration file: name and bytes.
     pub(super) config: (String, Vec<u8>),
+    /// The running version as stored.
+    pub(super) from_version: String,
+    /// What runs now: its manifest as stored and its values.
+    pub(super) from: Deployment,
     /// The target version as stored.
-    pub(super) target: String,
+    pub(super) to_version: String,
+    /// The target's manifest, from its package as checked here.
+    pub(super) to_manifest: Manifest,
     /// The values.yaml the target would run with.
     pub(super) values: Option<String>,
-    /// The running version and values.
-    pub(super) running: (String, String),
 }
 
-/// Runs every check on an upgrade form, as the console does.
+/// Runs every check on an upgrade form, as the console does. The running version is known by its stored manifest
+/// (its package was checked when imported); the target's package is read and checked once, here, since the
+/// configuration is checked against its template.
 pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessment, Rejection> {
     let target = form
         .target_version
@@ -130,66 +138,63 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
         Problem::bad_request("form field `config` (the configuration file) is missing")
     })?;
     let t = target.clone();
-    let (running, current, wanted) = state
+    let (running, wanted) = state
         .db
         .run(move |conn| {
-            let running = versions::running(conn)?;
-            let current = match &running {
-                Some((version, _)) => versions::package(conn, version)?,
+            let running = match versions::running(conn)? {
+                Some((version, values)) => {
+                    let manifest = versions::manifest(conn, &version)?;
+                    Some((version, values, manifest))
+                }
                 None => None,
             };
-            Ok((running, current, versions::package(conn, &t)?))
+            Ok((running, versions::package(conn, &t)?))
         })
         .await
         .map_err(Problem::from)?;
-    let running = running.ok_or_else(|| {
+    let (from_version, from_values, from_manifest) = running.ok_or_else(|| {
         Problem::new(
             StatusCode::CONFLICT,
             "no-deployment",
             "no version is running yet, so there is nothing to upgrade",
         )
     })?;
+    let from_manifest = from_manifest.ok_or_else(|| {
+        Problem::internal(format!(
+            "the running version {from_version} has no stored package"
+        ))
+    })?;
     let wanted = wanted.ok_or_else(|| {
         Problem::not_found(format!(
             "version {target} is not known: upload its package first"
         ))
     })?;
-    let current = current.ok_or_else(|| {
-        Problem::internal(format!(
-            "the running version {} has no stored package",
-            running.0
-        ))
-    })?;
     let limits = state.limits;
-    let online = running.1.clone();
+    let from = Deployment {
+        manifest: from_manifest,
+        values: from_values,
+    };
     let (file_name, bytes) = config.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let recheck = |stored: &versions::StoredPackage| -> Result<CheckedPackage, String> {
-            let (report, package) =
-                checks::version_package(&stored.file_name, &stored.bytes, &limits);
-            package.filter(|_| report.ok).ok_or_else(|| {
-                format!(
+    let (from, checked) = tokio::task::spawn_blocking(move || {
+        let (report, package) = checks::version_package(&wanted.file_name, &wanted.bytes, &limits);
+        let Some(wanted) = package.filter(|_| report.ok) else {
+            return (
+                from,
+                Err(format!(
                     "stored package {} no longer passes the checks",
-                    stored.file_name
-                )
-            })
+                    wanted.file_name
+                )),
+            );
         };
-        let current = recheck(&current)?;
-        let wanted = recheck(&wanted)?;
-        let decision = checks::zero_downtime(&current, &wanted);
+        let decision = checks::zero_downtime(&from.manifest, &wanted);
         let (report, values) =
-            checks::configuration(kind, &wanted, &file_name, &bytes, &online, &limits);
-        Ok::<_, String>((
-            decision,
-            report,
-            values,
-            checks::normalize_version(&wanted.manifest().version),
-        ))
+            checks::configuration(kind, &wanted, &file_name, &bytes, &from.values, &limits);
+        let checked = (decision, report, values, wanted.manifest().clone());
+        (from, Ok(checked))
     })
     .await
-    .map_err(Problem::internal)?
     .map_err(Problem::internal)?;
-    let (decision, mut report, values, target) = checked;
+    let (decision, mut report, values, to_manifest) = checked.map_err(Problem::internal)?;
     let decision = match decision {
         Ok(decision) => decision,
         Err(not_newer) => {
@@ -206,8 +211,10 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
         decision,
         kind,
         config,
-        target,
+        from_version,
+        from,
+        to_version: checks::normalize_version(&to_manifest.version),
+        to_manifest,
         values,
-        running,
     })
 }

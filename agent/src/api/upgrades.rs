@@ -81,9 +81,11 @@ async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Repl
         decision,
         kind,
         config,
-        target,
+        from_version,
+        from,
+        to_version,
+        to_manifest,
         values,
-        running,
     } = assess(&form, &state).await?;
     if mode == UpgradeMode::ZeroDowntime && !decision.allowed {
         report
@@ -124,9 +126,9 @@ async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Repl
     }
     let (config_file_name, config) = config;
     let new = NewRecord {
-        from_version: running.0,
-        from_values: running.1,
-        to_version: target,
+        from_version,
+        from_values: from.values,
+        to_version,
         to_values: values,
         mode,
         config_kind: kind,
@@ -136,7 +138,12 @@ async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Repl
         retry_of: None,
         acknowledgements,
     };
-    let id = state.ops.start(new).await.map_err(Problem::from)?;
+    // The manifests read and checked above go to the engine as they are: nothing is read or checked twice.
+    let id = state
+        .ops
+        .start(new, from.manifest, to_manifest)
+        .await
+        .map_err(Problem::from)?;
     tracing::info!(user = %me.username, upgrade = id, "upgrade started");
     Ok(warp::reply::with_status(
         warp::reply::json(&UpgradeStarted { id }),
