@@ -42,9 +42,9 @@ async fn main() -> anyhow::Result<()> {
     let ops = agent::operations::Operations::new(db.clone(), engine, config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let local = listener.local_addr()?;
-    let state = agent::filters::State::new(db.clone(), ops.clone(), &config, local);
+    let state = agent::api::State::new(db.clone(), ops.clone(), &config, local);
     tokio::spawn(
-        warp::serve(agent::filters::routes(state))
+        warp::serve(agent::api::routes(state))
             .incoming(listener)
             .run(),
     );

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use shared::api::{Availability, ConfigKind, StreamMessage, UpgradeStatus};
 use shared::limits::Limits;
+use shared::manifest::Manifest;
 use tokio::sync::watch;
 
 use crate::checks;
@@ -100,7 +101,7 @@ impl Operations {
                 upgrade = id,
                 "the agent stopped during upgrade {id}; handing it back to the engine"
             );
-            self.launch(id, true).await;
+            self.launch(id, None).await;
             return Ok(());
         }
         let mut running = self
@@ -181,12 +182,33 @@ impl Operations {
         Ok(Deployment { manifest, values })
     }
 
-    /// Creates a record holding the lock and starts its run; refused when another upgrade runs.
-    pub async fn start(self: &Arc<Self>, new: NewRecord) -> Result<i64, Refusal> {
+    /// Creates a record holding the lock and starts its run from the `from` version to the `to` version, whose
+    /// manifests the caller has read already; refused when another upgrade runs.
+    pub async fn start(
+        self: &Arc<Self>,
+        new: NewRecord,
+        from: Manifest,
+        to: Manifest,
+    ) -> Result<i64, Refusal> {
+        let (mode, from_values, to_values) =
+            (new.mode, new.from_values.clone(), new.to_values.clone());
         let created = self.db.run(move |conn| records::create(conn, &new)).await?;
         match created {
             Created::Started(id) => {
-                self.launch(id, false).await;
+                let job = UpgradeJob {
+                    id,
+                    mode,
+                    from: Deployment {
+                        manifest: from,
+                        values: from_values,
+                    },
+                    to: Deployment {
+                        manifest: to,
+                        values: to_values,
+                    },
+                    resuming: false,
+                };
+                self.launch(id, Some(job)).await;
                 Ok(id)
             }
             Created::Refused { running } => Err(Refusal::Running(running)),
@@ -247,12 +269,19 @@ impl Operations {
             });
         }
         let who = who.to_string();
-        let new = self
+        let (new, from, to) = self
             .db
-            .run(move |conn| records::retry_of(conn, id, &who))
+            .run(move |conn| {
+                let Some(new) = records::retry_of(conn, id, &who)? else {
+                    return Ok(None);
+                };
+                let from = stored_manifest(conn, &new.from_version)?;
+                let to = stored_manifest(conn, &new.to_version)?;
+                Ok(Some((new, from, to)))
+            })
             .await?
             .ok_or(Refusal::NotFound(id))?;
-        self.start(new).await
+        self.start(new, from, to).await
     }
 
     /// The reporter of record `id`: what the engine's run reports through (also used by the log fan-out
@@ -265,16 +294,21 @@ impl Operations {
         })
     }
 
-    /// Hands record `id` to the engine in a task of its own; its outcome ends the record.
-    async fn launch(self: &Arc<Self>, id: i64, resuming: bool) {
+    /// Hands record `id` to the engine in a task of its own, with `job` when it starts, or resuming it from its
+    /// record (`None`, after the agent restarted); its outcome ends the record.
+    async fn launch(self: &Arc<Self>, id: i64, job: Option<UpgradeJob>) {
         let events = self.events(id);
+        let resuming = job.is_none();
         // Registered first, so that a stop asked for while the run is being prepared is not lost.
         let (stop_tx, stop_rx) = watch::channel(false);
         self.stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, stop_tx.clone());
-        let prepared = self.db.run(move |conn| job_of(conn, id, resuming)).await;
+        let prepared = match job {
+            Some(job) => Ok((job, false)),
+            None => self.db.run(move |conn| resumed_job(conn, id)).await,
+        };
         let job = match prepared {
             Ok((job, stop_requested)) => {
                 if stop_requested {
@@ -409,33 +443,33 @@ impl Operations {
     }
 }
 
-/// The job of record `id` from its stored plan and the stored manifests, and whether a stop was asked for.
-fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<(UpgradeJob, bool)> {
-    let mut stop_requested = false;
-    if resuming {
-        records::interrupt_steps(conn, id)?;
-        stop_requested = records::stop_requested(conn, id)?;
-    }
+/// The job of record `id` interrupted by an agent restart, from its stored plan and the stored manifests (its
+/// steps in progress marked interrupted), and whether a stop was asked for before the restart.
+fn resumed_job(conn: &mut rusqlite::Connection, id: i64) -> Result<(UpgradeJob, bool)> {
+    records::interrupt_steps(conn, id)?;
+    let stop_requested = records::stop_requested(conn, id)?;
     let plan = records::plan(conn, id)?
         .ok_or_else(|| Error::Database(format!("upgrade {id} has no record")))?;
-    let manifest = |version: &str| {
-        versions::manifest(conn, version)?
-            .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
-    };
     let job = UpgradeJob {
         id,
         mode: plan.mode,
         from: Deployment {
-            manifest: manifest(&plan.from_version)?,
+            manifest: stored_manifest(conn, &plan.from_version)?,
             values: plan.from_values,
         },
         to: Deployment {
-            manifest: manifest(&plan.to_version)?,
+            manifest: stored_manifest(conn, &plan.to_version)?,
             values: plan.to_values,
         },
-        resuming,
+        resuming: true,
     };
     Ok((job, stop_requested))
+}
+
+/// The stored manifest of `version`; an error when its package is not stored.
+fn stored_manifest(conn: &rusqlite::Connection, version: &str) -> Result<Manifest> {
+    versions::manifest(conn, version)?
+        .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
 }
 
 /// A report's errors in one line, for start-up errors.

@@ -31,8 +31,56 @@ pub struct LoginRequest {
 pub struct Me {
     /// Account name.
     pub username: String,
-    /// `admin` or `operator`.
-    pub role: String,
+    /// What the account may do.
+    pub role: Role,
+}
+
+/// What an account may do; each role may do everything the roles before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads records, logs, the cluster and versions.
+    Viewer,
+    /// Also uploads versions, checks, starts, stops and retries upgrades.
+    Operator,
+    /// Also manages accounts.
+    Admin,
+}
+
+impl Role {
+    /// Every role, from the least to the most allowed.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    /// The role's word, as stored and sent: `viewer`, `operator`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that names no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a role (viewer, operator or admin)")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(word: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == word)
+            .ok_or_else(|| UnknownRole(word.to_string()))
+    }
 }
 
 /// The agent's limits for uploads, which the console applies before sending (`GET /api/v1/limits`).
@@ -485,6 +533,23 @@ mod tests {
             }],
             config_file_name: "bundle.zip".into(),
         }
+    }
+
+    #[test]
+    fn roles_are_ordered_by_what_they_allow_and_read_back_from_their_word() {
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(
+                serde_json::to_value(role).unwrap(),
+                serde_json::json!(role.as_str())
+            );
+        }
+        assert_eq!(
+            "Admin".parse::<Role>().unwrap_err().to_string(),
+            "`Admin` is not a role (viewer, operator or admin)"
+        );
+        assert!(serde_json::from_str::<Me>(r#"{"username":"x","role":"root"}"#).is_err());
     }
 
     #[test]
