@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::package::Template;
 use crate::report::{Finding, Severity};
 use crate::schema::Schema;
+use crate::secrets;
 use crate::standard::VALUES_FILE;
 use crate::yaml::{self, Value};
 
@@ -276,10 +277,12 @@ impl<'c> Check<'c> {
                 } else {
                     "true (any non-empty string)"
                 };
+                // The value is quoted in the message: masked like any other value shown.
+                let shown = secrets::masked(path, &Json::String(text.clone()));
                 let finding = Finding::warning(
                     "values-type-conflict",
                     format!(
-                        "{VALUES_FILE}: `{path}` is the string {text:?} here but a boolean in the chart; Helm's templates read a string as {reading}: write it without quotes"
+                        "{VALUES_FILE}: `{path}` is the string {shown} here but a boolean in the chart; Helm's templates read a string as {reading}: write it without quotes"
                     ),
                 )
                 .in_file(VALUES_FILE)
