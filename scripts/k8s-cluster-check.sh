@@ -28,12 +28,12 @@ fail() {
 # What `down` must give back, written to $OUT/<name>.<when>.
 snapshot() {
   local when=$1
-  iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' >"$OUT/iptables.$when"
-  ip6tables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//' >"$OUT/ip6tables.$when"
+  iptables-save | { grep -v '^#' || true; } | sed 's/\[[0-9]*:[0-9]*\]//' >"$OUT/iptables.$when"
+  ip6tables-save | { grep -v '^#' || true; } | sed 's/\[[0-9]*:[0-9]*\]//' >"$OUT/ip6tables.$when"
   awk '{print $5, $9}' /proc/self/mountinfo | sort >"$OUT/mounts.$when"
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$OUT/links.$when"
   # counters and random values change by themselves
-  sysctl -a 2>/dev/null | grep -Ev '^(fs\.(dentry-state|file-nr|inode-nr|inode-state|aio-nr|quota\.syncs)|kernel\.ns_last_pid|kernel\.random\.|kernel\.pty\.nr|net\.netfilter\.nf_conntrack_count) ' \
+  sysctl -a 2>/dev/null | grep -Ev '^(fs\.(dentry-state|file-nr|inode-nr|inode-state|aio-nr|quota\.syncs)|kernel\.ns_last_pid|kernel\.random\.(uuid|entropy_avail)|kernel\.pty\.nr|net\.netfilter\.nf_conntrack_count) ' \
     >"$OUT/sysctl.$when"
   # the cluster's components, and any process in a container (other tests run demo-app outside containers)
   {

@@ -13,7 +13,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Cache of the Kubernetes build (about 3.3 GB) and, under run/, the state of the running cluster.
 W=${K8S_CACHE_DIR:-/var/cache/upgrade-manager/k8s}
-# Cargo target directory of the static (musl) agent and demo builds, kept between runs.
+# Cargo target directory of the static (musl) agent and demo builds and of the console's release build, kept.
 MUSL_TARGET=${K8S_MUSL_TARGET_DIR:-/var/cache/upgrade-manager/musl-target}
 B=$W/bin
 R=$W/run
@@ -119,11 +119,11 @@ build_binaries() {
   (cd "$REPO" && CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_DIR=$MUSL_TARGET \
     cargo build --release --locked --target x86_64-unknown-linux-musl -p agent -p demo --bins) >&2
   gcc -static -O2 -o "$MUSL_TARGET/loopback-forward" "$REPO/scripts/k8s/loopback-forward.c"
-  if command -v trunk >/dev/null; then
-    (cd "$REPO" && trunk build --release --offline --dist "$MUSL_TARGET/console") >&2
+  if command -v trunk >/dev/null && command -v wasm-bindgen >/dev/null; then
+    (cd "$REPO" && CARGO_TARGET_DIR=$MUSL_TARGET trunk build --release --offline --dist "$MUSL_TARGET/console") >&2
   else
     rm -rf "$MUSL_TARGET/console"
-    log "trunk is not installed: the agent image has no console (install trunk and run 'images' again)"
+    log "trunk or wasm-bindgen is not installed (scripts/setup.sh installs them): the agent image has no console"
   fi
   log "static binaries built in $((SECONDS - started)) s"
 }
