@@ -177,17 +177,14 @@ import_images() {
 
 # Processes of this cluster: the components by their binary and run dir, Docker's containerd and shims.
 our_pids() {
-  local dir pid exe cmdline
-  for dir in /proc/[0-9]*; do
-    pid=${dir#/proc/}
-    exe=$(readlink "$dir/exe" 2>/dev/null) || continue
+  local pid exe cache_re
+  cache_re=$(printf '%s' "$W" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+  for pid in $(pgrep -f -- "$cache_re/(bin|run)/" || true); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
     case "${exe##*/}" in
       kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | etcd | dockerd | \
-        containerd | containerd-shim | containerd-shim-runc-v2 | runc | docker-proxy) ;;
-      *) continue ;;
+        containerd | containerd-shim | containerd-shim-runc-v2 | runc | docker-proxy) echo "$pid" ;;
     esac
-    cmdline=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
-    if [[ $exe == "$B/"* || $cmdline == *"$R/"* ]]; then echo "$pid"; fi
   done
 }
 
@@ -228,17 +225,22 @@ wait_for() {
   log "$name: $1 ok after $((SECONDS - started)) s"
 }
 
-# SIGTERM to the process named in run/pids, SIGKILL after `grace` s.
+# SIGTERM to the processes named in run/pids (together), SIGKILL to those still there after `grace` s.
 stop() {
-  local name=$1 grace=$2 pid
-  pid=$(cat "$R/pids/$name.pid" 2>/dev/null) || return 0
-  rm -f "$R/pids/$name.pid"
-  grep -qx "$pid" < <(our_pids) || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  local grace=$1 name pid pids=() ours
+  shift
+  ours=$(our_pids)
+  for name in "$@"; do
+    pid=$(cat "$R/pids/$name.pid" 2>/dev/null) || continue
+    rm -f "$R/pids/$name.pid"
+    grep -qx "$pid" <<<"$ours" || continue # a stale pid file: that pid is not ours any more
+    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+  done
   local deadline=$((SECONDS + grace))
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-  kill -KILL "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
 }
 
 # --- up ----------------------------------------------------------------------------------------------------------
@@ -502,16 +504,14 @@ restore_host_state() {
 # Stops everything in the order of the recipe; also what `up` runs first, to clear an interrupted run.
 teardown() {
   local pid
-  stop kube-proxy 15
-  stop kubelet 15
+  # the kubelet before the containers, else it recreates them
+  stop 15 kube-proxy kubelet
   if [ -S "$R/docker.sock" ] && $DOCKER info >/dev/null 2>&1; then
     $DOCKER ps -aq | xargs -r $DOCKER rm -f >/dev/null 2>&1 || true
   fi
-  stop dockerd 30
-  stop kube-scheduler 15
-  stop kube-controller-manager 15
-  stop kube-apiserver 15
-  stop etcd 15
+  stop 30 dockerd
+  stop 15 kube-scheduler kube-controller-manager kube-apiserver
+  stop 15 etcd
   # anything left by a run whose pid files are gone or stale (killed script, killed dockerd)
   for pid in $(our_pids) $(container_pids); do kill -KILL "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
