@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks scripts/k8s-cluster.sh for real (docs/kubernetes.md): records the host's state, runs `up`, asserts the node
-# is Ready, our images are in the cluster's Docker and a smoke deployment of the demo-app image answers /healthz and
-# /version through a NodePort on 127.0.0.1; then runs `down` and asserts nothing is left: no process, mount, link,
+# is Ready, our images are in the cluster's Docker, a smoke deployment of the demo-app image answers /healthz and
+# /version through a NodePort on 127.0.0.1, and one of the agent image answers /healthz (and serves the console when
+# the image carries it); then runs `down` and asserts nothing is left: no process, mount, link,
 # directory, iptables/ip6tables rule or changed kernel setting. Exits non-zero, saying what failed, on any
-# difference. Needs root; about 40 s with a warm cache (the first run builds Kubernetes, about 10 minutes).
+# difference. Needs root; about a minute with a warm cache (the first run builds Kubernetes, about 10 minutes).
 # Runs `down` on failure too. Usage: scripts/k8s-cluster-check.sh
 set -euo pipefail
 
@@ -11,6 +12,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLUSTER=$REPO/scripts/k8s-cluster.sh
 W=${K8S_CACHE_DIR:-/var/cache/upgrade-manager/k8s}
 NODE_PORT=30080
+AGENT_NODE_PORT=30081
 OUT=$(mktemp -d /tmp/k8s-cluster-check.XXXXXX)
 FAILURES=0
 
@@ -63,9 +65,9 @@ compare() {
 
 # A bounded number of tries: kube-proxy programs a new endpoint a moment after the pod is Ready.
 curl_nodeport() {
-  local path=$1 try
-  for try in $(seq 40); do
-    if curl -sf --max-time 3 "http://127.0.0.1:$NODE_PORT$path"; then return 0; fi
+  local port=$1 path=$2 _
+  for _ in $(seq 40); do
+    if curl -sf --max-time 3 "http://127.0.0.1:$port$path"; then return 0; fi
     sleep 0.5
   done
   return 1
@@ -120,6 +122,34 @@ spec:
   type: NodePort
   selector: {app: demo-smoke}
   ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent-smoke}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: agent-smoke}}
+  template:
+    metadata: {labels: {app: agent-smoke}}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      containers:
+      - name: agent
+        image: upgrade-manager/agent:dev
+        imagePullPolicy: Never
+        env: [{name: AGENT_ADMIN_PASSWORD, value: smoke-test-only}]
+        volumeMounts: [{name: data, mountPath: /data}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+      volumes: [{name: data, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: agent-smoke}
+spec:
+  type: NodePort
+  selector: {app: agent-smoke}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30081}]
 EOF
 }
 
@@ -140,24 +170,37 @@ check_up() {
   [[ $version == agent* ]] || fail "the agent image does not run: $version"
   $kubectl create secret generic demo-smoke-values --from-file=values.yaml="$REPO/demo/config/values-V5.1.2.02.yaml"
   smoke_manifest | $kubectl apply -f -
-  if ! $kubectl rollout status deployment/demo-smoke --timeout=120s; then
-    fail "the smoke deployment did not become ready"
-    $kubectl describe pods -l app=demo-smoke >&2 || true
-    return
-  fi
+  local deployment
+  for deployment in demo-smoke agent-smoke; do
+    if ! $kubectl rollout status "deployment/$deployment" --timeout=120s; then
+      fail "the $deployment deployment did not become ready"
+      $kubectl describe pods -l "app=$deployment" >&2 || true
+      return
+    fi
+  done
   local health ver
-  if health=$(curl_nodeport /healthz); then
+  if health=$(curl_nodeport $NODE_PORT /healthz); then
     [[ $health == *'"ready"'* ]] || fail "/healthz through 127.0.0.1:$NODE_PORT answered $health"
     log "/healthz through 127.0.0.1:$NODE_PORT: $health"
   else
     fail "/healthz through 127.0.0.1:$NODE_PORT did not answer"
   fi
-  if ver=$(curl_nodeport /version); then
+  if ver=$(curl_nodeport $NODE_PORT /version); then
     [[ $ver == *'"app":"dataservice"'* && $ver == *'"version":"V5.1.2.02"'* ]] ||
       fail "/version through 127.0.0.1:$NODE_PORT answered $ver"
     log "/version through 127.0.0.1:$NODE_PORT: $ver"
   else
     fail "/version through 127.0.0.1:$NODE_PORT did not answer"
+  fi
+  curl_nodeport $AGENT_NODE_PORT /healthz >/dev/null ||
+    fail "the agent's /healthz through 127.0.0.1:$AGENT_NODE_PORT did not answer"
+  if $docker image inspect --format '{{.Config.Env}}' upgrade-manager/agent:dev | grep -q AGENT_CONSOLE_DIR; then
+    local page
+    page=$(curl_nodeport $AGENT_NODE_PORT /opsconsole/v2/) || true
+    [[ $page == *'<html'* ]] || fail "the agent image carries the console, but /opsconsole/v2/ answered: ${page:0:200}"
+    log "the agent pod serves the console at 127.0.0.1:$AGENT_NODE_PORT/opsconsole/v2/"
+  else
+    log "the agent image has no console (trunk or wasm-bindgen was not installed when up ran)"
   fi
 }
 
@@ -179,7 +222,7 @@ fi
 snapshot after
 compare
 if [ "$FAILURES" = 0 ]; then
-  log "OK: up, node Ready, smoke deployment answered through 127.0.0.1:$NODE_PORT, down left nothing"
+  log "OK: up, node Ready, demo-app and agent pods answered through 127.0.0.1:$NODE_PORT and :$AGENT_NODE_PORT, down left nothing"
   rm -rf "$OUT"
 else
   log "$FAILURES check(s) failed; logs and snapshots in $OUT"

@@ -55,7 +55,7 @@ install_packages() {
   command -v conntrack >/dev/null || missing+=(conntrack)
   command -v nft >/dev/null || missing+=(nftables)
   command -v musl-gcc >/dev/null || missing+=(musl-tools)
-  for tool in iptables openssl curl gcc; do command -v $tool >/dev/null || missing+=($tool); done
+  for tool in iptables openssl curl gcc; do command -v "$tool" >/dev/null || missing+=("$tool"); done
   if ! built; then
     command -v go >/dev/null || missing+=(golang-go)
     command -v rsync >/dev/null || missing+=(rsync)
@@ -462,7 +462,7 @@ clear_firewall() {
 # so that iptables-save prints exactly what it printed before `up`.
 drop_created_tables() {
   [ -f "$R/nft-tables.orig" ] || return 0
-  local family table tool
+  local family table tool rules
   while read -r _ family table; do
     grep -qx "table $family $table" "$R/nft-tables.orig" && continue
     case $family in
@@ -471,7 +471,8 @@ drop_created_tables() {
       *) continue ;;
     esac
     case $table in filter | nat | mangle | raw | security) ;; *) continue ;; esac
-    if [ -z "$($tool -t "$table" -S 2>/dev/null | grep -v '^-P ')" ]; then nft delete table "$family" "$table"; fi
+    rules=$($tool -t "$table" -S 2>/dev/null | grep -v '^-P ' || true)
+    if [ -z "$rules" ]; then nft delete table "$family" "$table"; fi
   done < <(nft list tables)
 }
 
@@ -550,8 +551,8 @@ status() {
     pid=$(cat "$file")
     if kill -0 "$pid" 2>/dev/null; then echo "$name running (pid $pid)"; else echo "$name NOT running"; fi
   done
-  [ -f "$R/admin.kubeconfig" ] && kubectl get nodes -o wide 2>&1 || true
-  [ -f "$R/env" ] && cat "$R/env"
+  if [ -f "$R/admin.kubeconfig" ]; then kubectl get nodes -o wide 2>&1 || true; fi
+  if [ -f "$R/env" ]; then cat "$R/env"; fi
 }
 
 case "${1:-}" in
