@@ -214,11 +214,11 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$R/logs/$name.log" >&2
-      die "$name exited"
+      die "$name exited (logs in $R/logs; 'down' clears what runs)"
     fi
     if [ $SECONDS -ge $deadline ]; then
       tail -n 30 "$R/logs/$name.log" >&2
-      die "$name not ready after ${timeout} s"
+      die "$name not ready after ${timeout} s (logs in $R/logs; 'down' clears what runs)"
     fi
     sleep 0.2
   done
