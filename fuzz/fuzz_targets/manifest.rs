@@ -1,6 +1,3 @@
 #![no_main]
 
-#[path = "../harness.rs"]
-mod harness;
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::manifest(data));
