@@ -127,10 +127,18 @@ fn the_broken_standard_configurations_fail_with_their_codes() {
 }
 
 #[test]
-fn the_good_bundle_passes_with_only_the_online_difference() {
+fn the_good_bundle_passes_with_only_the_online_difference_and_names_the_official_template() {
     let report = non_standard("nonstandard-V5.1.2.04-good.zip");
     assert!(report.ok, "{:?}", report.findings);
-    assert_eq!(codes(&report), ["online-config-differs"]);
+    assert_eq!(codes(&report), ["online-config-differs", "template-reference"]);
+    let reference = &report.findings[1];
+    assert!(
+        reference
+            .message
+            .contains("the official template of version V5.1.2.04"),
+        "{}",
+        reference.message
+    );
 }
 
 #[test]
