@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
+use agent::platform::local::LocalConfig;
 use agent::records::{Created, create, finish_step, set_total, start_step};
 use shared::api::Progress;
 
@@ -44,8 +45,11 @@ async fn a_log_line_waiting_for_the_database_holds_up_no_other_task() {
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
     let db = agent::db::Db::open(&data_dir).expect("database");
-    let engine = agent::engine::for_platform(&PlatformConfig::local(&data_dir, dir.path()))
-        .expect("the local engine");
+    let engine = agent::engine::for_platform(&PlatformConfig::Local(LocalConfig::new(
+        &data_dir,
+        dir.path(),
+    )))
+    .expect("the local engine");
     let ops = agent::operations::Operations::new(db.clone(), engine, Default::default());
     let id = match create(&mut db.lock(), &record()) {
         Ok(Created::Started(id)) => id,
