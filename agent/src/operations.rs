@@ -418,23 +418,24 @@ impl Operations {
         };
         let events = self.events(id);
         events.log(level, None, &line);
-        let mut conn = self.db.lock();
-        if let Err(e) = records::finish(&mut conn, id, status, reason.as_deref()) {
-            tracing::error!(upgrade = id, "could not record the end of the upgrade: {e}");
-        }
-        if let Ok(progress) = records::progress(&conn, id) {
-            self.live.send(
-                id,
-                &StreamMessage::Progress {
-                    done: progress.done,
-                    total: progress.total,
-                    status,
-                    step: line,
-                },
-            );
-        }
-        self.live.send(id, &StreamMessage::End { status });
-        drop(conn);
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            if let Err(e) = records::finish(&mut conn, id, status, reason.as_deref()) {
+                tracing::error!(upgrade = id, "could not record the end of the upgrade: {e}");
+            }
+            if let Ok(progress) = records::progress(&conn, id) {
+                self.live.send(
+                    id,
+                    &StreamMessage::Progress {
+                        done: progress.done,
+                        total: progress.total,
+                        status,
+                        step: line,
+                    },
+                );
+            }
+            self.live.send(id, &StreamMessage::End { status });
+        });
         self.stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -514,19 +515,25 @@ impl RecordEvents {
 
 impl UpgradeEvents for RecordEvents {
     fn log(&self, level: Level, app: Option<&str>, message: &str) {
-        let mut conn = self.db.lock();
-        match records::append_log(&mut conn, self.id, level.as_str(), app, message) {
-            Ok(entry) => self.live.send(self.id, &StreamMessage::Log(entry)),
-            Err(e) => tracing::error!(upgrade = self.id, "log line not recorded: {e}: {message}"),
-        }
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::append_log(&mut conn, self.id, level.as_str(), app, message) {
+                Ok(entry) => self.live.send(self.id, &StreamMessage::Log(entry)),
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "log line not recorded: {e}: {message}")
+                }
+            }
+        })
     }
 
     fn plan(&self, total: u32) {
-        let conn = self.db.lock();
-        match records::set_total(&conn, self.id, total) {
-            Ok(progress) => self.send_progress(&conn, progress),
-            Err(e) => tracing::error!(upgrade = self.id, "plan not recorded: {e}"),
-        }
+        off_the_workers(|| {
+            let conn = self.db.lock();
+            match records::set_total(&conn, self.id, total) {
+                Ok(progress) => self.send_progress(&conn, progress),
+                Err(e) => tracing::error!(upgrade = self.id, "plan not recorded: {e}"),
+            }
+        })
     }
 
     fn step_started(
@@ -536,32 +543,53 @@ impl UpgradeEvents for RecordEvents {
         action: &str,
         message: &str,
     ) -> u32 {
-        let mut conn = self.db.lock();
-        match records::start_step(&mut conn, self.id, application, replica, action, message) {
-            Ok(seq) => {
-                if let Ok(progress) = records::progress(&conn, self.id) {
-                    self.send_progress(&conn, progress);
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::start_step(&mut conn, self.id, application, replica, action, message) {
+                Ok(seq) => {
+                    if let Ok(progress) = records::progress(&conn, self.id) {
+                        self.send_progress(&conn, progress);
+                    }
+                    seq
                 }
-                seq
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "step not recorded: {e}: {message}");
+                    0
+                }
             }
-            Err(e) => {
-                tracing::error!(upgrade = self.id, "step not recorded: {e}: {message}");
-                0
-            }
-        }
+        })
     }
 
     fn step_finished(&self, seq: u32, status: StepStatus, message: &str) {
-        let mut conn = self.db.lock();
-        match records::finish_step(&mut conn, self.id, seq, status.as_str(), message) {
-            Ok(progress) => self.send_progress(&conn, progress),
-            Err(e) => tracing::error!(upgrade = self.id, "step end not recorded: {e}: {message}"),
-        }
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::finish_step(&mut conn, self.id, seq, status.as_str(), message) {
+                Ok(progress) => self.send_progress(&conn, progress),
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "step end not recorded: {e}: {message}")
+                }
+            }
+        })
     }
 
     fn availability(&self, measured: &Availability) {
-        if let Err(e) = records::set_availability(&self.db.lock(), self.id, measured) {
-            tracing::error!(upgrade = self.id, "availability not recorded: {e}");
+        off_the_workers(|| {
+            if let Err(e) = records::set_availability(&self.db.lock(), self.id, measured) {
+                tracing::error!(upgrade = self.id, "availability not recorded: {e}");
+            }
+        })
+    }
+}
+
+/// Runs a record write without holding up the async tasks. The engine's calls are synchronous and return only
+/// once the write is committed (what `UpgradeEvents` promises), so they wait for the database wherever they are
+/// called: on a worker of the agent's multi-threaded runtime, the worker first hands its other tasks to another
+/// thread (`block_in_place`); elsewhere (a blocking thread, a single-threaded runtime) the write just runs.
+fn off_the_workers<T>(write: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(write)
         }
+        _ => write(),
     }
 }
