@@ -6,7 +6,8 @@
 //! # Layout
 //! - `version`: version numbers; `compat`: the zero-downtime decision.
 //! - `limits`: upload, ZIP and YAML limits; `archive`: the bounded ZIP reader; `yaml`: the bounded YAML reader.
-//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest.
+//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest;
+//!   `probes`: the manifest's availability probes.
 //! - `standard`, `nonstandard`: the configuration checks; `report`: findings and the report.
 //! - `api`: bodies of the agent's HTTP and websocket API.
 //!
@@ -55,6 +56,7 @@ pub mod limits;
 pub mod manifest;
 pub mod nonstandard;
 pub mod package;
+pub mod probes;
 pub mod report;
 pub mod standard;
 pub mod version;
