@@ -268,15 +268,16 @@ pub struct AuditEvent {
     pub when: String,
 }
 
-/// What the availability probe measured during an upgrade.
+/// What the availability probes measured during an upgrade: all declared probes together, then each.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Availability {
     /// Calls made.
     pub calls: u64,
     /// Calls that failed.
     pub failures: u64,
-    /// Successful calls over all calls, 1.0 when none failed.
-    pub success_ratio: f64,
+    /// Successful calls over all calls; absent when no call was made, so that zero calls never read as success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_ratio: Option<f64>,
     /// Latency percentiles in milliseconds.
     pub p50_ms: f64,
     /// 99th percentile in milliseconds.
@@ -286,6 +287,47 @@ pub struct Availability {
     /// Downtime measured in downtime mode (seconds), when it applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downtime_seconds: Option<f64>,
+    /// Each probe the version declares, in manifest order; empty when it declares none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeMeasurement>,
+}
+
+impl Availability {
+    /// What the operator reads instead of a percentage when no call was made, `None` when calls were made.
+    pub fn no_call_reason(&self) -> Option<&'static str> {
+        match (self.calls, self.probes.is_empty()) {
+            (0, true) => Some("no availability probe declared"),
+            (0, false) => Some("no call made"),
+            _ => None,
+        }
+    }
+}
+
+/// What one declared probe measured.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProbeMeasurement {
+    /// The probe's name in the manifest.
+    pub name: String,
+    /// `http`, `job` or `logon`.
+    pub kind: String,
+    /// The application it calls.
+    pub application: String,
+    /// Calls made (a job counts once, from submit to done).
+    pub calls: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Successful calls over all calls; absent when no call was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_ratio: Option<f64>,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile in milliseconds.
+    pub p99_ms: f64,
+    /// Worst call in milliseconds.
+    pub max_ms: f64,
+    /// The first few failure reasons, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_failures: Vec<String>,
 }
 
 /// `GET /api/v1/upgrades/{id}`.
@@ -514,11 +556,23 @@ mod tests {
             availability: optional.then_some(Availability {
                 calls: 1200,
                 failures: 0,
-                success_ratio: 1.0,
+                success_ratio: Some(1.0),
                 p50_ms: 2.0,
                 p99_ms: 9.5,
                 max_ms: 30.0,
                 downtime_seconds: None,
+                probes: vec![ProbeMeasurement {
+                    name: "dataservice-query".into(),
+                    kind: "http".into(),
+                    application: "dataservice".into(),
+                    calls: 1200,
+                    failures: 0,
+                    success_ratio: Some(1.0),
+                    p50_ms: 2.0,
+                    p99_ms: 9.5,
+                    max_ms: 30.0,
+                    first_failures: vec![],
+                }],
             }),
             replicas: vec![ApplicationView {
                 name: "web".into(),
@@ -550,6 +604,30 @@ mod tests {
             "`Admin` is not a role (viewer, operator or admin)"
         );
         assert!(serde_json::from_str::<Me>(r#"{"username":"x","role":"root"}"#).is_err());
+    }
+
+    #[test]
+    fn zero_calls_read_as_no_probe_or_no_call_never_as_success() {
+        let none = Availability::default();
+        assert_eq!(
+            serde_json::to_value(&none).unwrap().get("success_ratio"),
+            None
+        );
+        assert_eq!(
+            none.no_call_reason(),
+            Some("no availability probe declared")
+        );
+        let silent = Availability {
+            probes: vec![ProbeMeasurement::default()],
+            ..Availability::default()
+        };
+        assert_eq!(silent.no_call_reason(), Some("no call made"));
+        // A record written before per-probe figures still reads.
+        let old: Availability = serde_json::from_str(
+            r#"{"calls":3,"failures":0,"success_ratio":1.0,"p50_ms":1,"p99_ms":2,"max_ms":2}"#,
+        )
+        .unwrap();
+        assert_eq!((old.success_ratio, old.no_call_reason()), (Some(1.0), None));
     }
 
     #[test]

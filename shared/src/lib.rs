@@ -6,7 +6,8 @@
 //! # Layout
 //! - `version`: version numbers; `compat`: the zero-downtime decision.
 //! - `limits`: upload, ZIP and YAML limits; `archive`: the bounded ZIP reader; `yaml`: the bounded YAML reader.
-//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest.
+//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest;
+//!   `probes`: the manifest's availability probes.
 //! - `standard`, `nonstandard`: the configuration checks; `chart`: what a Helm chart accepts in values.yaml (open
 //!   places, subcharts, `schema`: values.schema.json); `secrets`: the one masking rule; `report`: findings and the
 //!   report.
@@ -58,6 +59,7 @@ pub mod limits;
 pub mod manifest;
 pub mod nonstandard;
 pub mod package;
+pub mod probes;
 pub mod report;
 pub mod schema;
 pub mod secrets;

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::downtime::DowntimePlan;
 use super::order::dependency_order;
-use super::probe::{Probe, Targets};
+use super::probe::{self, Probe};
 use super::rolling::RollingPlan;
 use super::steps::StepRunner;
 use super::{
@@ -157,12 +157,9 @@ impl<P: Platform> UpgradeEngine<P> {
             return RunOutcome::Failed(failure);
         }
         let probe = Probe::start(
-            Targets {
-                dataservice: self.platform.address("dataservice"),
-                web: self.platform.address("web"),
-                login: Targets::login_from_values(&to.values)
-                    .or_else(|| Targets::login_from_values(&from.values)),
-            },
+            &job.to.manifest.probes,
+            |app| self.platform.address(app),
+            [&to.values, &from.values],
             events.clone(),
         );
         let steps = StepRunner::new(&self.platform, events.as_ref(), Some(stop), GRACE);
@@ -222,23 +219,17 @@ impl<P: Platform> UpgradeEngine<P> {
                 }
             }
         };
-        let (mut measured, first_failure) = probe.finish().await;
+        let mut measured = probe.finish().await;
         measured.downtime_seconds = downtime.map(|d| d.as_secs_f64());
         events.availability(&measured);
         events.log(
-            if measured.failures == 0 { Level::Info } else { Level::Warn },
+            if measured.failures == 0 && measured.calls > 0 {
+                Level::Info
+            } else {
+                Level::Warn
+            },
             None,
-            &format!(
-                "availability during the upgrade: {} calls, {} failed ({:.3} % success), p50 {:.1} ms, \
-                 p99 {:.1} ms, worst {:.1} ms{}",
-                measured.calls,
-                measured.failures,
-                measured.success_ratio * 100.0,
-                measured.p50_ms,
-                measured.p99_ms,
-                measured.max_ms,
-                first_failure.map(|f| format!("; first failure: {f}")).unwrap_or_default()
-            ),
+            &probe::summary(&measured),
         );
         let outcome = match result {
             Ok(()) => RunOutcome::Succeeded,

@@ -153,7 +153,39 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
         let availability = recorded.availability.clone().expect("the probe reported");
         assert!(availability.calls > 10, "{availability:?}");
         assert_eq!(availability.failures, 0, "{availability:?}");
-        assert_eq!(availability.success_ratio, 1.0);
+        assert_eq!(availability.success_ratio, Some(1.0));
+        // Every probe V5.1.2.04 declares made calls, none failed, and together they make the total.
+        let probes: Vec<(&str, &str)> = availability
+            .probes
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind.as_str()))
+            .collect();
+        assert_eq!(
+            probes,
+            [
+                ("dataservice-query", "http"),
+                ("dataservice-job", "job"),
+                ("web-logon", "logon")
+            ]
+        );
+        assert!(
+            availability
+                .probes
+                .iter()
+                .all(|p| p.calls > 0 && p.failures == 0 && p.success_ratio == Some(1.0)),
+            "{availability:?}"
+        );
+        assert_eq!(
+            availability.probes.iter().map(|p| p.calls).sum::<u64>(),
+            availability.calls
+        );
+        assert!(
+            !recorded
+                .logs
+                .iter()
+                .any(|(_, _, m)| m.contains("dataphin-demo")),
+            "the logon's password is never logged"
+        );
     }
 
     let dir = cluster.platform_dir();
@@ -163,6 +195,111 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
         marked_processes(&dir).is_empty(),
         "replicas outlived the shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_without_probes_makes_no_call_and_says_so() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    to.manifest.probes.clear();
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
+    let availability = events
+        .snapshot()
+        .availability
+        .clone()
+        .expect("the record holds what was (not) measured");
+    assert_eq!(
+        (
+            availability.calls,
+            availability.success_ratio,
+            availability.probes.len()
+        ),
+        (0, None, 0),
+        "{availability:?}"
+    );
+    assert_eq!(
+        availability.no_call_reason(),
+        Some("no availability probe declared")
+    );
+    let log = events.log_text();
+    assert!(
+        log.contains("warn [-] no availability probe declared")
+            && log.contains("availability during the upgrade: no availability probe declared"),
+        "{log}"
+    );
+    cluster.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    let missing: shared::probes::Probe = serde_norway::from_str(
+        "{ name: reports, rate: 10, http: { application: dataservice, method: GET, path: /api/reports } }",
+    )
+    .unwrap();
+    to.manifest.probes.push(missing);
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    // Limits are not acted upon yet: a failing probe is measured, it does not stop the upgrade.
+    assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
+    let availability = events.snapshot().availability.clone().unwrap();
+    let reports = availability
+        .probes
+        .iter()
+        .find(|p| p.name == "reports")
+        .expect("the failing probe is in the record");
+    assert!(reports.calls > 5, "{reports:?}");
+    assert_eq!(reports.failures, reports.calls, "{reports:?}");
+    assert_eq!(reports.success_ratio, Some(0.0));
+    assert_eq!(
+        reports.first_failures,
+        ["GET /api/reports answered 404, expected 200"]
+    );
+    let others: Vec<_> = availability
+        .probes
+        .iter()
+        .filter(|p| p.name != "reports")
+        .collect();
+    assert_eq!(others.len(), 3);
+    assert!(
+        others.iter().all(|p| p.calls > 0 && p.failures == 0),
+        "{others:?}"
+    );
+    assert_eq!(availability.failures, reports.failures);
+    let log = events.log_text();
+    assert!(
+        log.contains(&format!(
+            "probe `reports`: {0} of {0} calls failed, first: GET /api/reports answered 404",
+            reports.calls
+        )),
+        "{log}"
+    );
+    cluster.engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -21,6 +21,7 @@ use shared::nonstandard::check_non_standard_config;
 use shared::package::{
     TemplateDigest, VersionPackage, check_version_package, check_version_package_bundle,
 };
+use shared::probes::{DEFAULT_WINDOW_SECONDS, ProbeKind};
 use shared::report::{Finding, Report, Severity};
 use shared::standard::{check_standard_bundle, check_standard_config};
 use shared::version::Version;
@@ -55,6 +56,9 @@ macro_rules! all_cases {
             manifest_unknown_field_names_file_line_column_and_key,
             manifest_rules_each_reported,
             manifest_dependency_cycle_names_the_cycle,
+            manifest_probes_of_each_kind_parse,
+            manifest_probe_unknown_field_names_line_and_column,
+            manifest_probe_rules_each_reported,
             version_package_zip_without_manifest_is_missing_file,
             standard_missing_items_one_per_key_with_type_and_description,
             standard_wrong_types_and_integer_is_a_number,
@@ -541,6 +545,152 @@ applications:
         "{}",
         finding.message
     );
+}
+
+/// A `probes:` section with one probe of each kind, against the applications of [`manifest_text`].
+const PROBES: &str = "\
+probes:
+  - name: query
+    rate: 5
+    http: { application: gateway, method: GET, path: '/api/query?q=probe' }
+  - name: job
+    rate: 0.5
+    job:
+      application: gateway
+      submit: { method: POST, path: /api/jobs, body: { input: probe }, expectStatus: 202 }
+      idPointer: /id
+      poll: '/api/jobs/{id}'
+      donePointer: /status
+      doneValue: done
+      timeoutSeconds: 30
+  - name: logon
+    rate: 1
+    logon: { application: metadata, path: /login, usernameFrom: web.demoUser.username, passwordFrom: 'web.demoUser.password' }
+    limits: { errorRatio: 0.01, p99Ms: 250 }
+";
+
+pub fn manifest_probes_of_each_kind_parse() {
+    let text = manifest_text("V5.1.2.04", &[], PROBES);
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let probes = package.expect("a package").manifest.probes;
+    let names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["query", "job", "logon"]);
+    let Some(ProbeKind::Http(query)) = probes[0].kind() else {
+        panic!("query is an HTTP probe: {:?}", probes[0]);
+    };
+    assert_eq!(query.call().expected_status(), 200);
+    let Some(ProbeKind::Job(job)) = probes[1].kind() else {
+        panic!("job is a job probe: {:?}", probes[1]);
+    };
+    assert_eq!(job.submit.body, Some(json!({"input": "probe"})));
+    assert_eq!(job.submit.expected_status(), 202);
+    assert_eq!(job.done_value, json!("done"));
+    assert_eq!(probes[2].application(), Some("metadata"));
+    let declared = probes[2].limits.as_ref().expect("limits");
+    assert_eq!(declared.window(), DEFAULT_WINDOW_SECONDS);
+    assert_eq!(declared.error_ratio, Some(0.01));
+    // formats.md's example writes `probes: []`.
+    let empty = manifest_text("V5.1.2.04", &[], "probes: []\n");
+    let (report, package) = check_version_package("version.yaml", empty.as_bytes(), &limits());
+    assert!(
+        report.ok && package.unwrap().manifest.probes.is_empty(),
+        "{report:#?}"
+    );
+}
+
+pub fn manifest_probe_unknown_field_names_line_and_column() {
+    let text = manifest_text("V5.1.2.04", &[], &PROBES.replace("idPointer", "idField"));
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert!(finding.message.contains("idField"), "{}", finding.message);
+    let line = text.lines().position(|l| l.contains("idField")).unwrap() as u64 + 1;
+    assert_eq!(finding.line, Some(line), "{finding:#?}");
+    assert!(finding.column.is_some());
+}
+
+pub fn manifest_probe_rules_each_reported() {
+    let bad = "\
+probes:
+  - name: query
+    rate: 500
+    http: { application: ghost, method: FETCH, path: api/query, expectStatus: 42 }
+  - name: job
+    rate: 0
+    job:
+      application: gateway
+      submit: { method: POST, path: /api/jobs }
+      idPointer: id
+      poll: /api/jobs
+      donePointer: /status
+      doneValue: true
+      timeoutSeconds: 0
+  - name: logon
+    rate: 1
+    logon: { application: metadata, path: /login, usernameFrom: 'web..user', passwordFrom: web.demoUser.password }
+    limits: { errorRatio: 1.5, p99Ms: -1, windowSeconds: 0 }
+  - name: query
+    rate: 1
+  - name: both
+    rate: 1
+    http: { application: gateway, method: GET, path: / }
+    logon: { application: metadata, path: /login, usernameFrom: a, passwordFrom: b }
+";
+    let text = manifest_text("V5.1.2.04", &[], bad);
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none() && !report.ok);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.code == "manifest-invalid" && f.file.as_deref() == Some("version.yaml")),
+        "{report:#?}"
+    );
+    let at = |path: &str| -> &Finding {
+        report
+            .findings
+            .iter()
+            .find(|f| f.path.as_deref() == Some(path))
+            .unwrap_or_else(|| panic!("a finding at {path} in {report:#?}"))
+    };
+    for (path, says) in [
+        ("probes[0].rate", "probe `query`: `rate: 500`"),
+        (
+            "probes[0].http.application",
+            "`application: ghost` is not an application of this version (known: gateway, metadata)",
+        ),
+        (
+            "probes[0].http.method",
+            "`method: FETCH` is not one of GET, POST",
+        ),
+        ("probes[0].http.path", "`path: api/query` must start"),
+        ("probes[0].http.expectStatus", "`expectStatus: 42`"),
+        ("probes[1].rate", "probe `job`: `rate: 0`"),
+        ("probes[1].job.idPointer", "`id` is not a JSON pointer"),
+        ("probes[1].job.poll", "`{id}`"),
+        ("probes[1].job.timeoutSeconds", "`timeoutSeconds: 0`"),
+        (
+            "probes[2].logon.usernameFrom",
+            "`web..user` is not a key path",
+        ),
+        ("probes[2].limits.errorRatio", "`errorRatio: 1.5`"),
+        ("probes[2].limits.p99Ms", "`p99Ms: -1`"),
+        ("probes[2].limits.windowSeconds", "`windowSeconds: 0`"),
+        (
+            "probes[3]",
+            "probe `query`: a probe declares exactly one of `http`, `job` or `logon`",
+        ),
+        ("probes[3].name", "probe `query` is listed twice"),
+        ("probes[4]", "probe `both`: a probe declares exactly one"),
+    ] {
+        let finding = at(path);
+        assert!(
+            finding.message.contains(says),
+            "{path}: {} lacks {says}",
+            finding.message
+        );
+    }
 }
 
 pub fn version_package_zip_without_manifest_is_missing_file() {
