@@ -271,7 +271,7 @@ fi
 snapshot after
 compare
 if [ "$FAILURES" = 0 ]; then
-  log "OK: up, node Ready, demo-app and agent pods answered through 127.0.0.1:$NODE_PORT and :$AGENT_NODE_PORT, down left nothing"
+  log "OK: up, node Ready, the demo-app, per-release and agent pods answered through 127.0.0.1:$NODE_PORT, :$RELEASE_NODE_PORT and :$AGENT_NODE_PORT, down left nothing"
   rm -rf "$OUT"
 else
   log "$FAILURES check(s) failed; logs and snapshots in $OUT"
