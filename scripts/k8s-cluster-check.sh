@@ -246,8 +246,11 @@ check_up() {
   if $docker image inspect --format '{{.Config.Env}}' upgrade-manager/agent:dev | grep -q AGENT_CONSOLE_DIR; then
     local page
     page=$(curl_nodeport $AGENT_NODE_PORT /opsconsole/v2/) || true
-    [[ $page == *'<html'* ]] || fail "the agent image carries the console, but /opsconsole/v2/ answered: ${page:0:200}"
-    log "the agent pod serves the console at 127.0.0.1:$AGENT_NODE_PORT/opsconsole/v2/"
+    if [[ $page == *'<html'* ]]; then
+      log "the agent pod serves the console at 127.0.0.1:$AGENT_NODE_PORT/opsconsole/v2/"
+    else
+      fail "the agent image carries the console, but /opsconsole/v2/ answered: ${page:0:200}"
+    fi
   else
     log "the agent image has no console (trunk or wasm-bindgen was not installed when up ran)"
   fi
