@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks scripts/k8s-cluster.sh for real (docs/kubernetes.md): records the host's state, runs `up`, asserts the node
 # is Ready, our images are in the cluster's Docker, a smoke deployment of the demo-app image answers /healthz and
-# /version through a NodePort on 127.0.0.1, and one of the agent image answers /healthz (and serves the console when
+# /version through a NodePort on 127.0.0.1, so does a per-release demo image (web:5.1.2.04, role and version from the
+# image), and one of the agent image answers /healthz (and serves the console when
 # the image carries it); then runs `down` and asserts nothing is left: no process, mount, link,
 # directory, iptables/ip6tables rule or changed kernel setting. Exits non-zero, saying what failed, on any
 # difference. Needs root; about a minute with a warm cache (the first run builds Kubernetes, about 10 minutes).
@@ -13,6 +14,7 @@ CLUSTER=$REPO/scripts/k8s-cluster.sh
 W=${K8S_CACHE_DIR:-/var/cache/upgrade-manager/k8s}
 NODE_PORT=30080
 AGENT_NODE_PORT=30081
+RELEASE_NODE_PORT=30082
 OUT=$(mktemp -d /tmp/k8s-cluster-check.XXXXXX)
 FAILURES=0
 
@@ -123,6 +125,47 @@ spec:
   selector: {app: demo-smoke}
   ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
 ---
+# a per-release image as the demo's manifests name it: role and version come from the image
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-release}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web-release}}
+  template:
+    metadata: {labels: {app: web-release}}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      containers:
+      - name: web
+        image: registry.example.com/dataphin/web:5.1.2.04
+        imagePullPolicy: Never
+        env:
+        - {name: DEMO_PORT, value: "8081"}
+        - {name: DEMO_VALUES, value: /etc/demo/values.yaml}
+        volumeMounts:
+        - {name: values, mountPath: /etc/demo, readOnly: true}
+        - {name: state, mountPath: /state}
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 1}
+      - name: forward
+        image: upgrade-manager/loopback-forward:dev
+        imagePullPolicy: Never
+        args: ["8080", "8081"]
+      volumes:
+      - name: values
+        secret: {secretName: demo-smoke-values}
+      - name: state
+        emptyDir: {}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-release}
+spec:
+  type: NodePort
+  selector: {app: web-release}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30082}]
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: agent-smoke}
@@ -171,7 +214,7 @@ check_up() {
   $kubectl create secret generic demo-smoke-values --from-file=values.yaml="$REPO/demo/config/values-V5.1.2.02.yaml"
   smoke_manifest | $kubectl apply -f -
   local deployment
-  for deployment in demo-smoke agent-smoke; do
+  for deployment in demo-smoke web-release agent-smoke; do
     if ! $kubectl rollout status "deployment/$deployment" --timeout=120s; then
       fail "the $deployment deployment did not become ready"
       $kubectl describe pods -l "app=$deployment" >&2 || true
@@ -192,13 +235,22 @@ check_up() {
   else
     fail "/version through 127.0.0.1:$NODE_PORT did not answer"
   fi
+  if ver=$(curl_nodeport $RELEASE_NODE_PORT /version); then
+    [[ $ver == *'"app":"web"'* && $ver == *'"version":"V5.1.2.04"'* ]] ||
+      fail "the per-release image web:5.1.2.04 answered /version with $ver"
+  else
+    fail "/version of the per-release image through 127.0.0.1:$RELEASE_NODE_PORT did not answer"
+  fi
   curl_nodeport $AGENT_NODE_PORT /healthz >/dev/null ||
     fail "the agent's /healthz through 127.0.0.1:$AGENT_NODE_PORT did not answer"
   if $docker image inspect --format '{{.Config.Env}}' upgrade-manager/agent:dev | grep -q AGENT_CONSOLE_DIR; then
     local page
     page=$(curl_nodeport $AGENT_NODE_PORT /opsconsole/v2/) || true
-    [[ $page == *'<html'* ]] || fail "the agent image carries the console, but /opsconsole/v2/ answered: ${page:0:200}"
-    log "the agent pod serves the console at 127.0.0.1:$AGENT_NODE_PORT/opsconsole/v2/"
+    if [[ $page == *'<html'* ]]; then
+      log "the agent pod serves the console at 127.0.0.1:$AGENT_NODE_PORT/opsconsole/v2/"
+    else
+      fail "the agent image carries the console, but /opsconsole/v2/ answered: ${page:0:200}"
+    fi
   else
     log "the agent image has no console (trunk or wasm-bindgen was not installed when up ran)"
   fi
@@ -222,7 +274,7 @@ fi
 snapshot after
 compare
 if [ "$FAILURES" = 0 ]; then
-  log "OK: up, node Ready, demo-app and agent pods answered through 127.0.0.1:$NODE_PORT and :$AGENT_NODE_PORT, down left nothing"
+  log "OK: up, node Ready, the demo-app, per-release and agent pods answered through 127.0.0.1:$NODE_PORT, :$RELEASE_NODE_PORT and :$AGENT_NODE_PORT, down left nothing"
   rm -rf "$OUT"
 else
   log "$FAILURES check(s) failed; logs and snapshots in $OUT"

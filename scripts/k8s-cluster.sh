@@ -120,7 +120,8 @@ build_binaries() {
     cargo build --release --locked --target x86_64-unknown-linux-musl -p agent -p demo --bins) >&2
   gcc -static -O2 -o "$MUSL_TARGET/loopback-forward" "$REPO/scripts/k8s/loopback-forward.c"
   if command -v trunk >/dev/null && command -v wasm-bindgen >/dev/null; then
-    (cd "$REPO" && CARGO_TARGET_DIR=$MUSL_TARGET trunk build --release --offline --dist "$MUSL_TARGET/console") >&2
+    (cd "$REPO" && CARGO_TARGET_DIR=$MUSL_TARGET trunk build --release --cargo-profile wasm-release --offline \
+      --dist "$MUSL_TARGET/console") >&2
   else
     rm -rf "$MUSL_TARGET/console"
     log "trunk or wasm-bindgen is not installed (scripts/setup.sh installs them): the agent image has no console"
@@ -169,6 +170,7 @@ import_images() {
       -c "ENV DEMO_APP=$app DEMO_VERSION=$version DEMO_STATE_DIR=/state"
   done < <(demo_release_images)
   rm -rf "$stage"
+  $DOCKER image prune -f >/dev/null # the images a re-import replaced
   log "images imported in $((SECONDS - started)) s$([ ${#console_env[@]} = 0 ] && echo ' (agent without console)'):"
   $DOCKER images --format '  {{.Repository}}:{{.Tag}} {{.Size}}' | { grep -v 'k8s.gcr.io/pause' || true; } >&2
 }
