@@ -10,7 +10,7 @@
 //!    values.yaml when the bundle carries it, open otherwise;
 //! 5. otherwise `values-unknown-key`, with a typo suggestion or the same name found elsewhere in the chart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
@@ -37,7 +37,7 @@ pub struct Chart {
     /// The chart's values.yaml.
     pub values: Value,
     /// The key each subchart's values sit under (its alias, else its name) → its values.yaml, when carried.
-    pub subcharts: BTreeMap<String, Subchart>,
+    pub subcharts: Vec<(String, Subchart)>,
     /// The chart's values.schema.json, when it ships one that parses.
     pub schema: Option<Schema>,
     /// Problems reading Chart.yaml, a subchart's values or the schema (warnings: the check goes on without them).
@@ -59,7 +59,7 @@ impl Chart {
     pub fn of(template: &Template, prefix: &str, limits: &Limits) -> Chart {
         let mut chart = Chart {
             values: template.values.clone().unwrap_or(Value::Null),
-            subcharts: BTreeMap::new(),
+            subcharts: Vec::new(),
             schema: None,
             notes: Vec::new(),
         };
@@ -78,7 +78,7 @@ impl Chart {
             }
         };
         // Folders under charts/ that hold a values.yaml: unpacked subcharts.
-        let mut carried: BTreeMap<String, Option<Value>> = BTreeMap::new();
+        let mut carried: Vec<(String, Option<Value>)> = Vec::new();
         for path in template.files.keys() {
             if let Some(name) = path
                 .strip_prefix("charts/")
@@ -86,7 +86,7 @@ impl Chart {
                 .filter(|name| !name.contains('/'))
             {
                 let values = parse(path, &mut chart);
-                carried.insert(name.to_string(), values);
+                carried.push((name.to_string(), values));
             }
         }
         if let Some(manifest) = parse("Chart.yaml", &mut chart)
@@ -100,16 +100,19 @@ impl Chart {
                 };
                 let Some(name) = text("name") else { continue };
                 let key = text("alias").unwrap_or_else(|| name.clone());
-                let values = carried.get(&name).cloned().flatten();
-                chart.subcharts.insert(key, Subchart { name, values });
+                let values = carried
+                    .iter()
+                    .find(|(carried, _)| *carried == name)
+                    .and_then(|(_, values)| values.clone());
+                chart.subcharts.push((key, Subchart { name, values }));
             }
         }
         // A subchart folder Chart.yaml does not list is still a subchart (Helm loads every chart under charts/).
         for (name, values) in carried {
-            if !chart.subcharts.values().any(|s| s.name == name) {
+            if !chart.subcharts.iter().any(|(_, s)| s.name == name) {
                 chart
                     .subcharts
-                    .insert(name.clone(), Subchart { name, values });
+                    .push((name.clone(), Subchart { name, values }));
             }
         }
         // Helm gives a subchart its defaults overridden by what the parent's values.yaml sets under its key.
@@ -144,7 +147,7 @@ impl Chart {
             chart: self,
             suggestions_left: MAX_SUGGESTIONS,
             located: Vec::new(),
-            open: BTreeMap::new(),
+            open: Vec::new(),
             names: None,
         };
         let schema = self.schema.as_ref().map(|s| s.root());
@@ -174,8 +177,9 @@ impl Chart {
         let positions = yaml::key_positions(text, located.iter().map(|(path, _)| path));
         located
             .into_iter()
-            .map(|(path, mut finding)| {
-                if let Some(&(line, column)) = positions.get(&path) {
+            .zip(positions)
+            .map(|((_, mut finding), at)| {
+                if let Some((line, column)) = at {
                     finding.message = finding.message.replacen(
                         &format!("{VALUES_FILE}:"),
                         &format!("{VALUES_FILE} line {line}, column {column}:"),
@@ -214,9 +218,9 @@ struct Check<'c> {
     /// Each finding with the key path whose position it takes.
     located: Vec<(KeyPath, Finding)>,
     /// Open places where keys were accepted.
-    open: BTreeMap<KeyPath, OpenNote>,
+    open: Vec<(KeyPath, OpenNote)>,
     /// Every key name of the chart's values → its shallowest path, built for the first misplaced key.
-    names: Option<HashMap<&'c str, KeyPath>>,
+    names: Option<Vec<(&'c str, KeyPath)>>,
 }
 
 impl<'c> Check<'c> {
@@ -244,32 +248,35 @@ impl<'c> Check<'c> {
             return;
         }
         match (values, template) {
-            (Value::Map(map), Value::Null) => {
-                for key in map.keys() {
-                    self.note_open(
-                        path,
-                        key,
-                        "the chart's default here is null, which takes anything",
-                    );
-                }
-            }
+            (Value::Map(map), Value::Null) => self.note_open(
+                path,
+                map.keys(),
+                "the chart's default here is null, which takes anything".to_string(),
+            ),
             (_, Value::Null) => {}
             (Value::Map(values), Value::Map(template)) => {
+                // The keys this map takes as an open place, noted once for the map (for all the same reason).
+                let mut open_keys = Vec::new();
+                let mut open_reason = "";
                 for (key, value) in values {
                     let child = path.key(key);
                     let child_schema =
                         schema.and_then(|s| self.chart.schema.as_ref()?.property(s, key));
                     if path.0.is_empty()
                         && !in_subchart
-                        && let Some(sub) = self.chart.subcharts.get(key)
+                        && let Some((_, sub)) = self.chart.subcharts.iter().find(|(k, _)| k == key)
                     {
                         self.subchart(sub, value, &child);
                     } else if let Some(template_value) = template.get(key) {
                         self.values(value, template_value, child_schema, &child, in_subchart);
-                    } else {
-                        self.new_key(path, key, template, schema, child_schema.is_some());
+                    } else if let Some(reason) =
+                        self.new_key(path, key, template, schema, child_schema.is_some())
+                    {
+                        open_keys.push(key);
+                        open_reason = reason;
                     }
                 }
+                self.note_open(path, open_keys.into_iter(), open_reason.to_string());
             }
             (Value::String(text), Value::Bool(_)) => {
                 let reading = if text.is_empty() {
@@ -326,15 +333,13 @@ impl<'c> Check<'c> {
                         "values of the subchart `{}` (Chart.yaml dependencies, charts/{}/), whose own values.yaml the bundle does not carry, so they are not checked",
                         sub.name, sub.name
                     );
-                    for key in map.keys() {
-                        self.note_open(path, key, &reason);
-                    }
+                    self.note_open(path, map.keys(), reason);
                 }
             }
         }
     }
 
-    /// A key the chart's map at `path` does not have.
+    /// A key the chart's map at `path` does not have: a finding, or why the place takes it.
     fn new_key(
         &mut self,
         path: &KeyPath,
@@ -342,7 +347,7 @@ impl<'c> Check<'c> {
         template: &'c BTreeMap<String, Value>,
         schema: Option<&'c Json>,
         schema_has_it: bool,
-    ) {
+    ) -> Option<&'static str> {
         let child = path.key(key);
         let resources = is_resources(path);
         if resources && !RESOURCE_FIELDS.contains(&key) && !template.contains_key(key) {
@@ -357,7 +362,7 @@ impl<'c> Check<'c> {
                 "Kubernetes resources take only limits, requests and claims",
                 Severity::Error,
             );
-            return;
+            return None;
         }
         let verdict =
             schema.and_then(|node| self.chart.schema.as_ref()?.allows(node, key, schema_has_it));
@@ -370,27 +375,16 @@ impl<'c> Check<'c> {
                 "the chart's values.schema.json does not allow it",
                 Severity::Error,
             );
-            return;
+            return None;
         }
         if template.is_empty() {
-            self.note_open(
-                path,
-                key,
-                "the chart's default here is `{}`, an empty map to fill",
-            );
-            return;
+            return Some("the chart's default here is `{}`, an empty map to fill");
         }
         if resources {
-            self.note_open(
-                path,
-                key,
-                "Kubernetes resources take limits, requests and claims",
-            );
-            return;
+            return Some("Kubernetes resources take limits, requests and claims");
         }
         if let Some(reason) = open_place(path) {
-            self.note_open(path, key, reason);
-            return;
+            return Some(reason);
         }
         if verdict == Some(true) {
             let suggestion = self.typo(key, template, path);
@@ -401,12 +395,13 @@ impl<'c> Check<'c> {
                 "the chart's values.schema.json allows it, so Helm accepts it",
                 Severity::Warning,
             );
-            return;
+            return None;
         }
         let suggestion = self
             .typo(key, template, path)
             .or_else(|| self.elsewhere(key, path));
         self.unknown(&child, key, suggestion, "", Severity::Error);
+        None
     }
 
     fn take_suggestion(&mut self) -> bool {
@@ -434,8 +429,11 @@ impl<'c> Check<'c> {
         }
         let chart = self.chart;
         let names = self.names.get_or_insert_with(|| names_of(&chart.values));
+        let at = names.partition_point(|(name, _)| *name < key);
         names
-            .get(key)
+            .get(at)
+            .filter(|(name, _)| *name == key)
+            .map(|(_, found)| found)
             .filter(|found| found.0.len() != path.0.len() + 1 || !found.0.starts_with(&path.0))
             .cloned()
     }
@@ -472,15 +470,26 @@ impl<'c> Check<'c> {
         self.located.push((child.clone(), finding));
     }
 
-    fn note_open(&mut self, place: &KeyPath, key: &str, reason: &str) {
-        let note = self.open.entry(place.clone()).or_insert_with(|| OpenNote {
-            reason: reason.to_string(),
+    /// Notes the keys one open place took (nothing when there are none).
+    fn note_open<'k>(
+        &mut self,
+        place: &KeyPath,
+        keys: impl Iterator<Item = &'k String>,
+        reason: String,
+    ) {
+        let mut note = OpenNote {
+            reason,
             keys: Vec::new(),
             count: 0,
-        });
-        note.count += 1;
-        if note.keys.len() < MAX_LISTED {
-            note.keys.push(key.to_string());
+        };
+        for key in keys {
+            note.count += 1;
+            if note.keys.len() < MAX_LISTED {
+                note.keys.push(key.clone());
+            }
+        }
+        if note.count > 0 {
+            self.open.push((place.clone(), note));
         }
     }
 }
@@ -518,17 +527,14 @@ pub fn open_place(path: &KeyPath) -> Option<&'static str> {
     }
 }
 
-/// `overrides` over `defaults` as Helm coalesces values: maps merge key by key, anything else replaces, and a null
-/// override removes the default.
+/// `overrides` over `defaults` as Helm coalesces values: maps merge key by key, anything else replaces. (Helm
+/// drops a key set to null; here it stays as null, so a difference shows it as set to null.)
 pub fn coalesce(defaults: &Value, overrides: &Value) -> Value {
     match (defaults, overrides) {
         (Value::Map(defaults), Value::Map(overrides)) => {
             let mut merged = defaults.clone();
             for (key, value) in overrides {
                 match (merged.get(key), value) {
-                    (_, Value::Null) => {
-                        merged.remove(key);
-                    }
                     (Some(default), value) => {
                         let value = coalesce(default, value);
                         merged.insert(key.clone(), value);
@@ -544,9 +550,10 @@ pub fn coalesce(defaults: &Value, overrides: &Value) -> Value {
     }
 }
 
-/// Every key name of a values tree → its shallowest path (the first in key order at that depth).
-fn names_of(values: &Value) -> HashMap<&str, KeyPath> {
-    let mut names = HashMap::new();
+/// Every key name of a values tree with its shallowest path (the first in key order at that depth), sorted by
+/// name for a binary search.
+fn names_of(values: &Value) -> Vec<(&str, KeyPath)> {
+    let mut names = Vec::new();
     let mut level: Vec<(KeyPath, &Value)> = vec![(KeyPath::root(), values)];
     while !level.is_empty() {
         let mut next = Vec::new();
@@ -554,15 +561,15 @@ fn names_of(values: &Value) -> HashMap<&str, KeyPath> {
             if let Value::Map(map) = value {
                 for (key, child) in map {
                     let child_path = path.key(key);
-                    names
-                        .entry(key.as_str())
-                        .or_insert_with(|| child_path.clone());
+                    names.push((key.as_str(), child_path.clone()));
                     next.push((child_path, child));
                 }
             }
         }
         level = next;
     }
+    // Stable: the shallowest of equal names stays first.
+    names.sort_by(|a, b| a.0.cmp(b.0));
     names
 }
 

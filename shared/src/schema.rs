@@ -21,8 +21,9 @@ pub struct Schema {
 impl Schema {
     /// Parses the file; an error says why it is not a JSON Schema object.
     pub fn parse(bytes: &[u8]) -> Result<Schema, String> {
-        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-        match serde_json::from_slice::<Json>(bytes) {
+        let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
+        // From text, as the console already reads reports: one JSON reader in its wasm, not two.
+        match serde_json::from_str::<Json>(text.strip_prefix('\u{feff}').unwrap_or(text)) {
             Ok(root @ Json::Object(_)) => Ok(Schema { root }),
             Ok(_) => Err("it is not a JSON object".to_string()),
             Err(error) => Err(format!("it is not JSON ({error})")),

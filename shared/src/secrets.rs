@@ -79,12 +79,13 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// The words of a name: `clientSecret` → client, secret; `GITHUB_TOKEN` → github, token; `APIKey` → api, key.
+/// ASCII case rules only (key names are ASCII in practice), which keeps Unicode case tables out of the console.
 fn words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
     let chars: Vec<char> = name.chars().collect();
     let mut current = String::new();
     for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
+        if c.is_ascii() && !c.is_ascii_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
             }
@@ -94,16 +95,16 @@ fn words(name: &str) -> Vec<String> {
         let next = chars.get(i + 1);
         // A new word starts at an upper-case letter after a lower-case one or a digit (`clientSecret`), or at the
         // last capital of a run followed by a lower-case letter (`APIKey` → API, Key).
-        let starts_word = c.is_uppercase()
+        let starts_word = c.is_ascii_uppercase()
             && previous.is_some_and(|p| {
-                p.is_lowercase()
+                p.is_ascii_lowercase()
                     || p.is_ascii_digit()
-                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
             });
         if starts_word && !current.is_empty() {
             words.push(std::mem::take(&mut current));
         }
-        current.extend(c.to_lowercase());
+        current.push(c.to_ascii_lowercase());
     }
     if !current.is_empty() {
         words.push(current);

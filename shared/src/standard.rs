@@ -71,9 +71,8 @@ pub fn zipped_folder_hint(bundle: &Bundle, path: &str) -> Option<String> {
     let inside = format!("{folder}{path}");
     let holds = bundle
         .entries
-        .range(inside.clone()..)
-        .next()
-        .is_some_and(|(entry, _)| entry.starts_with(&inside));
+        .keys()
+        .any(|entry| entry.starts_with(&inside));
     holds.then(|| {
         let name = folder.trim_end_matches('/');
         format!(

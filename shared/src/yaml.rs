@@ -16,7 +16,7 @@
 //! applied, explicit keys winning.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
@@ -287,31 +287,33 @@ fn classify(file: &str, budget: &Budget, error: &serde_norway::Error) -> Finding
 pub fn key_positions<'p>(
     text: &str,
     wanted: impl IntoIterator<Item = &'p KeyPath>,
-) -> HashMap<KeyPath, (u64, u64)> {
+) -> Vec<Option<(u64, u64)>> {
     let wanted: Vec<&KeyPath> = wanted.into_iter().collect();
-    // Every prefix too: a path that is not written in block style falls back to its nearest ancestor.
-    let mut sought: HashSet<&[Segment]> = HashSet::new();
+    // Every prefix too: a path that is not written in block style falls back to its nearest ancestor. A sorted
+    // list rather than a set: the same lookups, less code in the console's wasm.
+    let mut sought: Vec<&[Segment]> = Vec::new();
     for path in &wanted {
         for end in 1..=path.0.len() {
-            sought.insert(&path.0[..end]);
+            sought.push(&path.0[..end]);
         }
     }
+    sought.sort_unstable();
+    sought.dedup();
     let found = scan_keys(text.strip_prefix(BOM).unwrap_or(text), &sought);
-    let mut positions = HashMap::new();
-    for path in wanted {
-        let at = (1..=path.0.len())
-            .rev()
-            .find_map(|end| found.get(&path.0[..end]).copied());
-        if let Some(at) = at {
-            positions.insert(path.clone(), at);
-        }
-    }
-    positions
+    wanted
+        .iter()
+        .map(|path| {
+            (1..=path.0.len()).rev().find_map(|end| {
+                let at = sought.binary_search(&&path.0[..end]).ok()?;
+                found[at]
+            })
+        })
+        .collect()
 }
 
 /// The block-style scan of [`key_positions`]: where each sought path is first written.
-fn scan_keys(text: &str, sought: &HashSet<&[Segment]>) -> HashMap<Vec<Segment>, (u64, u64)> {
-    let mut found = HashMap::new();
+fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
+    let mut found = vec![None; sought.len()];
     // The open nodes: their column and segment.
     let mut indents: Vec<usize> = Vec::new();
     let mut segments: Vec<Segment> = Vec::new();
@@ -399,13 +401,13 @@ fn scan_keys(text: &str, sought: &HashSet<&[Segment]>) -> HashMap<Vec<Segment>, 
 
 fn note(
     segments: &[Segment],
-    sought: &HashSet<&[Segment]>,
-    found: &mut HashMap<Vec<Segment>, (u64, u64)>,
+    sought: &[&[Segment]],
+    found: &mut [Option<(u64, u64)>],
     line: u64,
     column: usize,
 ) {
-    if sought.contains(segments) && !found.contains_key(segments) {
-        found.insert(segments.to_vec(), (line, column as u64 + 1));
+    if let Ok(at) = sought.binary_search(&segments) {
+        found[at].get_or_insert((line, column as u64 + 1));
     }
 }
 
@@ -749,8 +751,7 @@ mod tests {
             "controller.script.fake",
         ]
         .map(|p| KeyPath::parse(p).unwrap());
-        let found = key_positions(text, &paths);
-        let at: Vec<Option<(u64, u64)>> = paths.iter().map(|p| found.get(p).copied()).collect();
+        let at = key_positions(text, &paths);
         assert_eq!(
             at,
             [
