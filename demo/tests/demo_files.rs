@@ -151,7 +151,10 @@ fn the_broken_standard_configurations_fail_with_their_codes() {
 fn the_good_bundle_passes_with_only_the_online_difference_and_names_the_official_template() {
     let report = non_standard("nonstandard-V5.1.2.04-good.zip");
     assert!(report.ok, "{:?}", report.findings);
-    assert_eq!(codes(&report), ["online-config-differs", "template-reference"]);
+    assert_eq!(
+        codes(&report),
+        ["online-config-differs", "template-reference"]
+    );
     let reference = &report.findings[1];
     assert!(
         reference
