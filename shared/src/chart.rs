@@ -148,7 +148,6 @@ impl Chart {
             suggestions_left: MAX_SUGGESTIONS,
             located: Vec::new(),
             open: Vec::new(),
-            names: None,
         };
         let schema = self.schema.as_ref().map(|s| s.root());
         check.values(values, &self.values, schema, &KeyPath::root(), false);
@@ -219,8 +218,6 @@ struct Check<'c> {
     located: Vec<(KeyPath, Finding)>,
     /// Open places where keys were accepted.
     open: Vec<(KeyPath, OpenNote)>,
-    /// Every key name of the chart's values → its shallowest path, built for the first misplaced key.
-    names: Option<Vec<(&'c str, KeyPath)>>,
 }
 
 impl<'c> Check<'c> {
@@ -427,15 +424,8 @@ impl<'c> Check<'c> {
         if self.suggestions_left == 0 {
             return None;
         }
-        let chart = self.chart;
-        let names = self.names.get_or_insert_with(|| names_of(&chart.values));
-        let at = names.partition_point(|(name, _)| *name < key);
-        names
-            .get(at)
-            .filter(|(name, _)| *name == key)
-            .map(|(_, found)| found)
+        find_name(&self.chart.values, key)
             .filter(|found| found.0.len() != path.0.len() + 1 || !found.0.starts_with(&path.0))
-            .cloned()
     }
 
     fn unknown(
@@ -550,27 +540,24 @@ pub fn coalesce(defaults: &Value, overrides: &Value) -> Value {
     }
 }
 
-/// Every key name of a values tree with its shallowest path (the first in key order at that depth), sorted by
-/// name for a binary search.
-fn names_of(values: &Value) -> Vec<(&str, KeyPath)> {
-    let mut names = Vec::new();
+/// Where the chart has a key of this name, at its shallowest place (the first in key order at that depth). A
+/// walk per misplaced key, at most [`MAX_SUGGESTIONS`] of them: no index, which would cost the console's wasm a
+/// sort.
+fn find_name(values: &Value, name: &str) -> Option<KeyPath> {
     let mut level: Vec<(KeyPath, &Value)> = vec![(KeyPath::root(), values)];
     while !level.is_empty() {
         let mut next = Vec::new();
         for (path, value) in level {
             if let Value::Map(map) = value {
-                for (key, child) in map {
-                    let child_path = path.key(key);
-                    names.push((key.as_str(), child_path.clone()));
-                    next.push((child_path, child));
+                if map.contains_key(name) {
+                    return Some(path.key(name));
                 }
+                next.extend(map.iter().map(|(key, child)| (path.key(key), child)));
             }
         }
         level = next;
     }
-    // Stable: the shallowest of equal names stays first.
-    names.sort_by(|a, b| a.0.cmp(b.0));
-    names
+    None
 }
 
 /// The sibling nearest to `key` by edit distance, when it is near enough to be a typo.

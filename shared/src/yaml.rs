@@ -289,31 +289,26 @@ pub fn key_positions<'p>(
     wanted: impl IntoIterator<Item = &'p KeyPath>,
 ) -> Vec<Option<(u64, u64)>> {
     let wanted: Vec<&KeyPath> = wanted.into_iter().collect();
-    // Every prefix too: a path that is not written in block style falls back to its nearest ancestor. A sorted
-    // list rather than a set: the same lookups, less code in the console's wasm.
-    let mut sought: Vec<&[Segment]> = Vec::new();
+    // Every prefix too: a path that is not written in block style falls back to its nearest ancestor.
+    let mut sought: BTreeMap<&[Segment], Option<(u64, u64)>> = BTreeMap::new();
     for path in &wanted {
         for end in 1..=path.0.len() {
-            sought.push(&path.0[..end]);
+            sought.insert(&path.0[..end], None);
         }
     }
-    sought.sort_unstable();
-    sought.dedup();
-    let found = scan_keys(text.strip_prefix(BOM).unwrap_or(text), &sought);
+    scan_keys(text.strip_prefix(BOM).unwrap_or(text), &mut sought);
     wanted
         .iter()
         .map(|path| {
-            (1..=path.0.len()).rev().find_map(|end| {
-                let at = sought.binary_search(&&path.0[..end]).ok()?;
-                found[at]
-            })
+            (1..=path.0.len())
+                .rev()
+                .find_map(|end| sought.get(&path.0[..end]).copied().flatten())
         })
         .collect()
 }
 
 /// The block-style scan of [`key_positions`]: where each sought path is first written.
-fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
-    let mut found = vec![None; sought.len()];
+fn scan_keys(text: &str, sought: &mut BTreeMap<&[Segment], Option<(u64, u64)>>) {
     // The open nodes: their column and segment.
     let mut indents: Vec<usize> = Vec::new();
     let mut segments: Vec<Segment> = Vec::new();
@@ -361,7 +356,7 @@ fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
             }
             indents.push(column);
             segments.push(Segment::Index(next));
-            note(&segments, sought, &mut found, line_number, column);
+            note(&segments, sought, line_number, column);
             let after = &rest[1..];
             let trimmed = after.trim_start();
             column += 1 + after.len() - trimmed.len();
@@ -378,7 +373,7 @@ fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
                 }
                 indents.push(column);
                 segments.push(Segment::Key(key));
-                note(&segments, sought, &mut found, line_number, column);
+                note(&segments, sought, line_number, column);
                 value
             }
             None => rest,
@@ -396,18 +391,16 @@ fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
             flow_depth = flow_balance(value).max(0);
         }
     }
-    found
 }
 
 fn note(
     segments: &[Segment],
-    sought: &[&[Segment]],
-    found: &mut [Option<(u64, u64)>],
+    sought: &mut BTreeMap<&[Segment], Option<(u64, u64)>>,
     line: u64,
     column: usize,
 ) {
-    if let Ok(at) = sought.binary_search(&segments) {
-        found[at].get_or_insert((line, column as u64 + 1));
+    if let Some(found) = sought.get_mut(segments) {
+        found.get_or_insert((line, column as u64 + 1));
     }
 }
 

@@ -130,8 +130,7 @@ pub fn ReportView(
                     <ul>
                         {problems.into_iter().map(|f| view! {
                             <li>
-                                <code>{f.path.clone().unwrap_or_else(|| f.file.clone().unwrap_or_default())}</code>
-                                <span class="where mono">" (" {findings::location(&f)} ")"</span> ": " {f.message.clone()}
+                                <code>{f.path.clone().unwrap_or_else(|| f.file.clone().unwrap_or_default())}</code> ": " {f.message.clone()}
                                 {findings::suggestion(&f).map(|s| view! { " Suggested path: " <code class="suggest">{s}</code> })}
                             </li>
                         }).collect_view()}
