@@ -213,7 +213,7 @@ fn strip_newline(mut line: String) -> String {
     line
 }
 
-/// Prints `prompt` on stderr and reads a line from the terminal with echo off (restored even on error).
+/// Turns the terminal's echo off, prints `prompt` on stderr and reads a line; the echo is restored even on error.
 fn prompt_hidden(prompt: &str) -> Result<String, String> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
 
@@ -222,10 +222,11 @@ fn prompt_hidden(prompt: &str) -> Result<String, String> {
     let mut quiet = saved.clone();
     quiet.local_flags.remove(LocalFlags::ECHO);
     quiet.local_flags.insert(LocalFlags::ECHONL);
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    // Echo off before the prompt: what is typed after seeing it is never shown.
     tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet)
         .map_err(|e| format!("turning the terminal's echo off: {e}"))?;
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = stdin.lock().take(MAX_PASSWORD_LINE).read_line(&mut line);
     let restored = tcsetattr(&stdin, SetArg::TCSAFLUSH, &saved);

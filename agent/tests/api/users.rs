@@ -1,9 +1,11 @@
 //! `agent users` as an administrator runs it: the real binary on the data directory of a running agent, judged by
 //! its exit status, what it prints, and what the agent then answers the accounts' sessions.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::support::{Agent, Client, PASSWORD};
 
@@ -96,7 +98,7 @@ async fn accounts_are_added_changed_and_removed_while_the_agent_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("agent users add");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().expect("status").is_none(),
         "it waits for the password on stdin"
@@ -268,4 +270,74 @@ fn usage_errors_exit_2_and_a_password_is_never_an_argument() {
         "{said}"
     );
     assert!(!dir.join("agent.db").exists());
+}
+
+/// Waits until what the terminal showed contains `text` (at most 30 s); returns all it showed so far.
+fn shown_until(rx: &mpsc::Receiver<Vec<u8>>, shown: &mut String, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !shown.contains(text) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => shown.push_str(&String::from_utf8_lossy(&bytes)),
+            Err(_) => panic!("the terminal never showed {text:?}; it showed {shown:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_password_is_typed_twice_and_never_shown() {
+    let agent = Agent::start().await;
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args(["users", "add", "tess", "--role", "viewer", "--data-dir"])
+        .arg(&agent.data_dir)
+        .stdin(Stdio::from(pty.slave.try_clone().expect("terminal")))
+        .stderr(Stdio::from(pty.slave.try_clone().expect("terminal")))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("agent users add");
+    // Only the child holds the terminal now: reading it ends when the child exits.
+    drop(pty.slave);
+    let mut screen = std::fs::File::from(pty.master);
+    let mut reader = screen.try_clone().expect("terminal");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = String::new();
+    shown_until(
+        &rx,
+        &mut shown,
+        "New password for `tess` (at least 12 characters): ",
+    );
+    screen.write_all(b"tess-tty-password\n").expect("type");
+    shown_until(&rx, &mut shown, "Again: ");
+    screen
+        .write_all(b"tess-tty-password\n")
+        .expect("type again");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("status").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("agent users add did not end; the terminal showed {shown:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("agent users add ends");
+    while let Ok(bytes) = rx.try_recv() {
+        shown.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(!shown.contains("tess-tty-password"), "echoed: {shown:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "account `tess` added with the viewer role"
+    );
+    let tess = agent.log_on("tess", "tess-tty-password").await;
+    assert_eq!(me(&tess).await, (200, Some("viewer".into())));
 }
