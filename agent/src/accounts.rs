@@ -30,6 +30,8 @@ const LOCKOUT: Duration = Duration::from_secs(60);
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most account names tracked at once (bounded memory under a spray of made-up names).
 const MAX_TRACKED: usize = 10_000;
+/// Fewest characters in a password set by `agent users add|passwd` (see docs/decisions.md).
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Hashes a password with Argon2id and a random salt.
 pub fn hash_password(password: &str) -> Result<String> {
@@ -112,9 +114,7 @@ pub fn create(db: &Db, username: &str, role: Role, password: &str) -> Result<()>
             "a name is 1 to 64 letters, digits, dots, dashes or underscores",
         ));
     }
-    if password.is_empty() {
-        return Err(refused("the password is empty"));
-    }
+    check_password(username, password)?;
     let hash = hash_password(password)?;
     let inserted = db.lock().execute(
         "INSERT INTO accounts (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -124,6 +124,135 @@ pub fn create(db: &Db, username: &str, role: Role, password: &str) -> Result<()>
     if inserted == 0 {
         return Err(refused("the name is taken"));
     }
+    Ok(())
+}
+
+/// Refuses a new password shorter than [`MIN_PASSWORD_CHARS`] characters, naming the account.
+fn check_password(username: &str, password: &str) -> Result<()> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(Error::Account {
+            account: username.to_string(),
+            reason: format!(
+                "the password has {chars} characters; it needs at least {MIN_PASSWORD_CHARS}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// An error naming `username` as an account that does not exist.
+fn unknown(username: &str) -> Error {
+    Error::Account {
+        account: username.to_string(),
+        reason: "no such account".to_string(),
+    }
+}
+
+/// One account as `agent users list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// The account's name.
+    pub username: String,
+    /// Its role as stored (a word that names no role is shown as it is).
+    pub role: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When its latest open session began, in seconds since the Unix epoch (unknown once all have ended).
+    pub last_logon: Option<i64>,
+}
+
+/// Every account, by name.
+pub fn list(db: &Db) -> Result<Vec<AccountInfo>> {
+    let conn = db.lock();
+    let mut statement = conn.prepare(
+        "SELECT a.username, a.role, a.created_at, MAX(s.created_at) FROM accounts a
+         LEFT JOIN sessions s ON s.username = a.username GROUP BY a.username ORDER BY a.username",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(AccountInfo {
+            username: r.get(0)?,
+            role: r.get(1)?,
+            created_at: r.get(2)?,
+            last_logon: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Refuses when `username` is the only admin (so that the agent always keeps one account able to manage the
+/// others); `doing` says what was refused.
+fn keep_an_admin(conn: &rusqlite::Connection, username: &str, doing: &str) -> Result<()> {
+    let (is_admin, admins): (bool, i64) = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM accounts WHERE username = ?1 AND role = 'admin'),
+                (SELECT COUNT(*) FROM accounts WHERE role = 'admin')",
+        [username],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if is_admin && admins <= 1 {
+        return Err(Error::Account {
+            account: username.to_string(),
+            reason: format!(
+                "it is the last admin and cannot be {doing}: make another account admin first"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Removes account `username` and ends its sessions at once; refused for an unknown account or the last admin.
+pub fn remove(db: &Db, username: &str) -> Result<()> {
+    let mut conn = db.lock();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    keep_an_admin(&tx, username, "removed")?;
+    tx.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
+    if tx.execute("DELETE FROM accounts WHERE username = ?1", [username])? == 0 {
+        return Err(unknown(username));
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Gives account `username` the role `role` (its sessions have it from their next request); refused for an
+/// unknown account or for demoting the last admin. Returns the role it had.
+pub fn set_role(db: &Db, username: &str, role: Role) -> Result<String> {
+    let mut conn = db.lock();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let before: String = tx
+        .query_row(
+            "SELECT role FROM accounts WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| unknown(username))?;
+    if role != Role::Admin {
+        keep_an_admin(&tx, username, "demoted")?;
+    }
+    tx.execute(
+        "UPDATE accounts SET role = ?2 WHERE username = ?1",
+        params![username, role.as_str()],
+    )?;
+    tx.commit()?;
+    Ok(before)
+}
+
+/// Sets a new password for account `username` and ends all its sessions (a password change is how an operator
+/// shuts out whoever knew the old one); refused for an unknown account or a too short password.
+pub fn set_password(db: &Db, username: &str, password: &str) -> Result<()> {
+    check_password(username, password)?;
+    let hash = hash_password(password)?;
+    let mut conn = db.lock();
+    let tx = conn.transaction()?;
+    let changed = tx.execute(
+        "UPDATE accounts SET password_hash = ?2 WHERE username = ?1",
+        params![username, hash],
+    )?;
+    if changed == 0 {
+        return Err(unknown(username));
+    }
+    tx.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -408,12 +537,22 @@ mod tests {
      {
         let dir = tempfile::tempdir().expect("temporary directory");
         let db = Db::open(dir.path()).expect("database");
-        create(&db, "olga", Role::Operator, "pw").expect("create olga");
-        let taken = create(&db, "olga", Role::Viewer, "pw2").expect_err("the name is taken");
+        create(&db, "olga", Role::Operator, "olga-password").expect("create olga");
+        let taken =
+            create(&db, "olga", Role::Viewer, "other-password").expect_err("the name is taken");
         assert_eq!(taken.to_string(), "account `olga`: the name is taken");
-        assert!(create(&db, "no spaces", Role::Viewer, "pw").is_err());
+        assert!(create(&db, "no spaces", Role::Viewer, "long-enough-password").is_err());
+        let short = create(&db, "oscar", Role::Viewer, "elevenchars").expect_err("too short");
+        assert_eq!(
+            short.to_string(),
+            "account `oscar`: the password has 11 characters; it needs at least 12"
+        );
         let accounts = Accounts::new(db.clone(), Duration::from_secs(60));
-        let Logon::Accepted(me, token) = accounts.logon("olga", "pw").await.expect("logon") else {
+        let Logon::Accepted(me, token) = accounts
+            .logon("olga", "olga-password")
+            .await
+            .expect("logon")
+        else {
             panic!("the right password is accepted");
         };
         assert_eq!(me.role, Role::Operator);
@@ -427,7 +566,10 @@ mod tests {
         let expected = "account `olga`: `root` is not a role (viewer, operator or admin)";
         let session = accounts.session(token).await.expect_err("no session");
         assert_eq!(session.to_string(), expected);
-        let logon = accounts.logon("olga", "pw").await.expect_err("no logon");
+        let logon = accounts
+            .logon("olga", "olga-password")
+            .await
+            .expect_err("no logon");
         assert_eq!(logon.to_string(), expected);
     }
 }

@@ -12,7 +12,7 @@
 //! - `live`: fan-out of log lines and progress to websocket viewers.
 //! - `api`: the HTTP and websocket API, one module per resource (sessions, cluster, versions, upgrades, the log
 //!   stream, the console's static files), with `api::routes` putting them together.
-//! - `validate`: the `agent validate` command.
+//! - `validate`: the `agent validate` command; `users`: the `agent users` command (accounts and roles).
 //! - `engine`: the engine that moves replicas, behind one small trait; `platform`: where replicas run.
 
 pub mod accounts;
@@ -25,6 +25,7 @@ pub mod live;
 pub mod operations;
 pub mod platform;
 pub mod records;
+pub mod users;
 pub mod validate;
 pub mod versions;
 

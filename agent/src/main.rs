@@ -1,4 +1,4 @@
-//! `agent serve` and `agent validate`: parses arguments, sets up logging and calls the library.
+//! `agent serve`, `agent validate` and `agent users`: parses arguments, sets up logging and calls the library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +24,8 @@ enum Command {
     Serve(ServeArgs),
     /// Check a version package, and a configuration against it, as the console and the agent do.
     Validate(agent::validate::Args),
+    /// Add, list and remove accounts, set their passwords and roles.
+    Users(agent::users::Args),
 }
 
 /// `agent serve`: every option has a default good enough for the demo product.
@@ -101,6 +103,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Validate(args) => std::process::exit(agent::validate::run(args)),
+        Command::Users(args) => std::process::exit(agent::users::run(args)),
     }
 }
 

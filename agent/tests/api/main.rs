@@ -8,4 +8,5 @@ mod roles;
 mod sessions;
 mod support;
 mod upgrades;
+mod users;
 mod versions;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use shared::api::UpgradeStatus;
+use shared::api::{Role, UpgradeStatus};
 
 use crate::support::{Agent, UpgradeForm, assert_gapless, demo_bytes};
 
@@ -312,11 +312,14 @@ async fn concurrent_start_attempts_exactly_one_wins() {
 async fn force_stop_then_retry_finishes_the_upgrade() {
     let agent = Agent::start().await;
     let admin = agent.admin().await;
+    // One operator starts, another force-stops, the admin retries: each audit entry names its own account.
+    let olga = agent.add_account("olga", Role::Operator).await;
+    let otto = agent.add_account("otto", Role::Operator).await;
     admin.import_demo_versions().await;
-    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
-    let stop = admin
+    let id = olga.start_upgrade(&UpgradeForm::rolling()).await;
+    let stop = otto
         .http
-        .post(admin.at(&format!("/api/v1/upgrades/{id}/stop")))
+        .post(otto.at(&format!("/api/v1/upgrades/{id}/stop")))
         .send()
         .await
         .expect("stop");
@@ -331,7 +334,19 @@ async fn force_stop_then_retry_finishes_the_upgrade() {
         stopped
             .acknowledgements
             .iter()
-            .any(|a| a.what == "stopped" && a.who == "admin")
+            .any(|a| a.what == "stopped" && a.who == "otto"),
+        "{:?}",
+        stopped.acknowledgements
+    );
+    assert_eq!(stopped.summary.started_by, "olga");
+    assert!(
+        stopped
+            .acknowledgements
+            .iter()
+            .filter(|a| a.what != "stopped")
+            .all(|a| a.who == "olga"),
+        "started and its acknowledgements by olga: {:?}",
+        stopped.acknowledgements
     );
     // Every application still has ready replicas, on whichever version.
     let cluster = admin.get_json("/api/v1/cluster").await;
@@ -382,8 +397,9 @@ async fn force_stop_then_retry_finishes_the_upgrade() {
         finished
             .acknowledgements
             .iter()
-            .any(|a| a.what == "retried")
+            .any(|a| a.what == "retried" && a.who == "admin")
     );
+    assert_eq!(finished.summary.started_by, "admin");
 
     let statuses: HashMap<i64, String> = admin
         .get_json("/api/v1/upgrades")
