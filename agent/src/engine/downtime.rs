@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use shared::manifest::Manifest;
 
 use super::order::dependency_order;
-use super::steps::StepRunner;
+use super::steps::{StepRunner, expose};
 use super::{Failure, Level};
 use crate::platform::{Platform, Release, Replica};
 
@@ -44,14 +44,7 @@ impl<P: Platform> DowntimePlan<'_, '_, P> {
     /// the next application starts once they are ready.
     pub async fn start_all(&self, to: &Manifest, release: &Release) -> Result<(), Failure> {
         for app in dependency_order(to)? {
-            self.steps
-                .platform
-                .expose(app)
-                .await
-                .map_err(|source| Failure::ExposeFailed {
-                    app: app.name.clone(),
-                    source: Box::new(source),
-                })?;
+            expose(self.steps.platform, app).await?;
             let starts = (0..app.replicas).map(|_| self.steps.start_ready(app, release));
             let results = join_all(starts).await;
             if let Some(Err(failure)) = results.into_iter().find(|r| r.is_err()) {

@@ -29,6 +29,18 @@ pub struct StepRunner<'a, P: Platform> {
     planned: AtomicU32,
 }
 
+/// Gives an application its stable address (idempotent); a failure names the application.
+pub async fn expose<P: Platform>(platform: &P, app: &Application) -> Result<(), Failure> {
+    platform
+        .expose(app)
+        .await
+        .map(|_address| ())
+        .map_err(|source| Failure::ExposeFailed {
+            app: app.name.clone(),
+            source: Box::new(source),
+        })
+}
+
 /// A replica in words: `web-4 (V5.1.2.04)`.
 fn named(replica: &Replica) -> String {
     format!("{} ({})", replica.id, replica.version)

@@ -14,7 +14,7 @@ use super::downtime::DowntimePlan;
 use super::order::dependency_order;
 use super::probe::{self, Probe};
 use super::rolling::RollingPlan;
-use super::steps::StepRunner;
+use super::steps::{StepRunner, expose};
 use super::{
     Deployment, Engine, EngineError, Failure, Halt, Level, RunOutcome, StepStatus, UpgradeEvents,
     UpgradeJob,
@@ -59,13 +59,7 @@ impl<P: Platform> UpgradeEngine<P> {
 
     async fn expose_all(&self, manifest: &Manifest) -> Result<(), Failure> {
         for app in &manifest.applications {
-            self.platform
-                .expose(app)
-                .await
-                .map_err(|source| Failure::ExposeFailed {
-                    app: app.name.clone(),
-                    source: Box::new(source),
-                })?;
+            expose(&self.platform, app).await?;
         }
         Ok(())
     }
