@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --run
 export PATH="$HOME/.cargo/bin:$PATH"
 
-trunk build --offline
+# The release console, as it ships (profile wasm-release: the size-minded build, docs/console.md).
+trunk build --offline --release --cargo-profile wasm-release
 cargo build -p agent -p demo --bins --locked
 exec target/debug/agent serve \
   --bootstrap-package demo/versions/V5.1.2.02.zip \

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use fantoccini::Locator;
 use system_tests::{Console, demo_file, noise, write_zip};
 
@@ -55,6 +55,19 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
     let console = Console::start().await?;
     to_upgrade_page_with_target(&console).await?;
     console.screenshot("upgrade-page").await;
+
+    // The console names its icon, and the agent serves it (a browser would otherwise ask for /favicon.ico: a 404).
+    let icon = console
+        .script("return document.querySelector('link[rel=icon]').href")
+        .await?;
+    let icon = icon.as_str().context("the console names an icon")?;
+    let answer = reqwest::get(icon).await?;
+    assert_eq!(answer.status(), 200, "{icon}");
+    assert_eq!(
+        answer.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"image/svg+xml"[..]),
+        "{icon}"
+    );
 
     // A configuration with missing items: each one listed under View Details.
     console
