@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
+use agent::platform::local::LocalConfig;
 use agent::records::Created;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -33,14 +34,17 @@ async fn main() -> anyhow::Result<()> {
     let db = agent::db::Db::open(&config.data_dir)?;
     agent::accounts::ensure_admin(&db, config.admin_password.as_deref())?;
     // The real engine of the local platform; nothing is started (the benchmark writes the log itself).
-    let engine = agent::engine::for_platform(&PlatformConfig::local(&config.data_dir, temp.path()))
-        .map_err(anyhow::Error::msg)?;
+    let engine = agent::engine::for_platform(&PlatformConfig::Local(LocalConfig::new(
+        &config.data_dir,
+        temp.path(),
+    )))
+    .map_err(anyhow::Error::msg)?;
     let ops = agent::operations::Operations::new(db.clone(), engine, config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let local = listener.local_addr()?;
-    let state = agent::filters::State::new(db.clone(), ops.clone(), &config, local);
+    let state = agent::api::State::new(db.clone(), ops.clone(), &config, local);
     tokio::spawn(
-        warp::serve(agent::filters::routes(state))
+        warp::serve(agent::api::routes(state))
             .incoming(listener)
             .run(),
     );

@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params};
 use rand::RngCore;
 use rusqlite::{OptionalExtension, params};
-use shared::api::Me;
+use shared::api::{Me, Role};
 
 use crate::db::{self, Db};
 use crate::{Error, Result};
@@ -90,10 +90,50 @@ pub fn ensure_admin(db: &Db, password: Option<&str>) -> Result<Option<String>> {
         _ => (random_hex(12), true),
     };
     conn.execute(
-        "INSERT INTO accounts (username, role, password_hash, created_at) VALUES ('admin', 'admin', ?1, ?2)",
-        params![hash_password(&password)?, db::now()],
+        "INSERT INTO accounts (username, role, password_hash, created_at) VALUES ('admin', ?1, ?2, ?3)",
+        params![Role::Admin.as_str(), hash_password(&password)?, db::now()],
     )?;
     Ok(generated.then_some(password))
+}
+
+/// Creates account `username` with `role` and `password`; refused when the name is taken or unusable.
+pub fn create(db: &Db, username: &str, role: Role, password: &str) -> Result<()> {
+    let refused = |reason: &str| Error::Account {
+        account: username.to_string(),
+        reason: reason.to_string(),
+    };
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(refused(
+            "a name is 1 to 64 letters, digits, dots, dashes or underscores",
+        ));
+    }
+    if password.is_empty() {
+        return Err(refused("the password is empty"));
+    }
+    let hash = hash_password(password)?;
+    let inserted = db.lock().execute(
+        "INSERT INTO accounts (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (username) DO NOTHING",
+        params![username, role.as_str(), hash, db::now()],
+    )?;
+    if inserted == 0 {
+        return Err(refused("the name is taken"));
+    }
+    Ok(())
+}
+
+/// The role stored for `account`; an error naming the account when the word names no role.
+fn stored_role(account: &str, word: &str) -> Result<Role> {
+    word.parse()
+        .map_err(|e: shared::api::UnknownRole| Error::Account {
+            account: account.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// How a logon attempt ended.
@@ -180,6 +220,7 @@ impl Accounts {
             });
         }
         self.lock_failures().remove(username);
+        let role = stored_role(username, &role)?;
         let token = random_hex(32);
         let (user, tok) = (username.to_string(), token.clone());
         self.db
@@ -227,6 +268,7 @@ impl Accounts {
                         Ok(None)
                     }
                     Some((username, role, last_seen)) => {
+                        let role = stored_role(&username, &role)?;
                         // Refresh at most once a minute: a write per request is not needed.
                         if now - last_seen > 60 {
                             conn.execute(
@@ -334,7 +376,7 @@ mod tests {
         let Logon::Accepted(me, token) = accounts.logon("admin", "pw").await.expect("logon") else {
             panic!("the right password is accepted");
         };
-        assert_eq!(me.role, "admin");
+        assert_eq!(me.role, Role::Admin);
         assert!(
             accounts.lock_failures().get("admin").is_none(),
             "a success resets the failures"
@@ -359,5 +401,33 @@ mod tests {
             accounts.session(token).await.expect("session").is_none(),
             "and deleted"
         );
+    }
+
+    #[tokio::test]
+    async fn a_created_account_logs_on_with_its_role_and_an_unknown_stored_role_lets_nothing_through()
+     {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = Db::open(dir.path()).expect("database");
+        create(&db, "olga", Role::Operator, "pw").expect("create olga");
+        let taken = create(&db, "olga", Role::Viewer, "pw2").expect_err("the name is taken");
+        assert_eq!(taken.to_string(), "account `olga`: the name is taken");
+        assert!(create(&db, "no spaces", Role::Viewer, "pw").is_err());
+        let accounts = Accounts::new(db.clone(), Duration::from_secs(60));
+        let Logon::Accepted(me, token) = accounts.logon("olga", "pw").await.expect("logon") else {
+            panic!("the right password is accepted");
+        };
+        assert_eq!(me.role, Role::Operator);
+
+        db.lock()
+            .execute(
+                "UPDATE accounts SET role = 'root' WHERE username = 'olga'",
+                [],
+            )
+            .expect("change the stored role");
+        let expected = "account `olga`: `root` is not a role (viewer, operator or admin)";
+        let session = accounts.session(token).await.expect_err("no session");
+        assert_eq!(session.to_string(), expected);
+        let logon = accounts.logon("olga", "pw").await.expect_err("no logon");
+        assert_eq!(logon.to_string(), expected);
     }
 }

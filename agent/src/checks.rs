@@ -64,12 +64,22 @@ pub fn configuration(
     }
 }
 
-/// The zero-downtime decision from the running package to the target; `Err` when the target is not newer.
+/// The zero-downtime decision from the running version, known by its stored manifest (its package was checked when
+/// it was imported), to the target; `Err` when the target is not newer.
 pub fn zero_downtime(
-    current: &CheckedPackage,
+    running: &Manifest,
     target: &CheckedPackage,
 ) -> Result<ZeroDowntimeDecision, Box<Finding>> {
-    let running = shared::compat::Running::of(&current.0);
+    let version = Version::parse(&running.version).map_err(|_| {
+        Box::new(Finding::error(
+            "manifest-invalid",
+            format!(
+                "the running version's stored manifest has the version `{}`, which does not parse",
+                running.version
+            ),
+        ))
+    })?;
+    let running = shared::compat::Running::from_manifest(version, running);
     shared::compat::zero_downtime(&running, &target.0.version, &target.0.manifest)
         .map_err(Into::into)
 }

@@ -10,26 +10,23 @@
 //! - `operations`: the lifecycle of an upgrade (the lock, start, stop, retry, resume after a crash); it implements
 //!   the engine's `UpgradeEvents`.
 //! - `live`: fan-out of log lines and progress to websocket viewers.
-//! - `filters`, `handlers`, `problem`: the HTTP and websocket API; `console`: the console's static files.
+//! - `api`: the HTTP and websocket API, one module per resource (sessions, cluster, versions, upgrades, the log
+//!   stream, the console's static files), with `api::routes` putting them together.
 //! - `validate`: the `agent validate` command.
 //! - `engine`: the engine that moves replicas, behind one small trait; `platform`: where replicas run.
 
 pub mod accounts;
+pub mod api;
 pub mod checks;
 pub mod config;
 pub mod db;
 pub mod engine;
-pub mod filters;
-pub mod handlers;
 pub mod live;
 pub mod operations;
 pub mod platform;
-pub mod problem;
 pub mod records;
 pub mod validate;
 pub mod versions;
-
-mod console;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -57,6 +54,14 @@ pub enum Error {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
+    /// An account cannot be used or created as asked (e.g. its stored role names no role).
+    #[error("account `{account}`: {reason}")]
+    Account {
+        /// The account's name.
+        account: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl From<rusqlite::Error> for Error {
@@ -94,7 +99,7 @@ pub async fn serve(
     })?;
     let ops = operations::Operations::new(db.clone(), engine.clone(), config.limits);
     ops.bring_up(config.bootstrap.as_ref()).await?;
-    let state = filters::State::new(db, ops.clone(), &config, local);
+    let state = api::State::new(db, ops.clone(), &config, local);
     tracing::info!("listening on http://{local}");
     let closer = state.clone();
     let shutdown = async move {
@@ -102,7 +107,7 @@ pub async fn serve(
         // Graceful shutdown waits for open connections: live log viewers would hold it forever.
         closer.close_viewers();
     };
-    let routes = filters::routes(state);
+    let routes = api::routes(state);
     warp::serve(routes)
         .incoming(listener)
         .graceful(shutdown)

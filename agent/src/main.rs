@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agent::engine::{EngineError, PlatformConfig};
+use agent::platform::local::LocalConfig;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use shared::limits::Limits;
@@ -43,7 +45,7 @@ struct ServeArgs {
     #[arg(long, env = "AGENT_BIN_DIR")]
     bin_dir: Option<PathBuf>,
     /// First stable address port of the local platform (application i listens on base + i).
-    #[arg(long, env = "AGENT_BASE_PORT", default_value_t = 18081)]
+    #[arg(long, env = "AGENT_BASE_PORT", default_value_t = LocalConfig::DEFAULT_BASE_PORT)]
     base_port: u16,
     /// An origin allowed to make state-changing requests besides the agent's own, e.g. http://localhost:5173
     /// (repeat for several).
@@ -137,17 +139,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(args.session_idle_minutes * 60),
         secure_cookie: args.secure_cookie,
     };
-    let platform = agent::engine::PlatformConfig {
-        name: args.platform,
-        data_dir: args.data_dir.clone(),
-        bin_dir,
-        base_port: args.base_port,
+    let platform = match args.platform.as_str() {
+        "local" => PlatformConfig::Local(LocalConfig {
+            data_dir: args.data_dir.clone(),
+            bin_dir,
+            base_port: args.base_port,
+        }),
+        other => return Err(EngineError::UnknownPlatform(other.to_string()).into()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-        let engine = agent::engine::for_platform(&platform).map_err(anyhow::Error::msg)?;
+        let engine = agent::engine::for_platform(&platform)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use shared::api::{Availability, ConfigKind, StreamMessage, UpgradeStatus};
 use shared::limits::Limits;
+use shared::manifest::Manifest;
 use tokio::sync::watch;
 
 use crate::checks;
@@ -40,6 +41,17 @@ pub enum Refusal {
     /// Something failed on the agent's side.
     #[error(transparent)]
     Agent(#[from] Error),
+}
+
+/// Why a run ended without an outcome from the engine.
+#[derive(Debug, thiserror::Error)]
+enum Broken {
+    /// Its job could not be read back from the records.
+    #[error("the upgrade could not be prepared: {0}")]
+    NotPrepared(Error),
+    /// The engine's task ended without returning (a panic).
+    #[error("the engine stopped unexpectedly: {0}")]
+    EngineStopped(tokio::task::JoinError),
 }
 
 /// Upgrades in progress and how to start, stop and retry them.
@@ -89,7 +101,7 @@ impl Operations {
                 upgrade = id,
                 "the agent stopped during upgrade {id}; handing it back to the engine"
             );
-            self.launch(id, true).await;
+            self.launch(id, None).await;
             return Ok(());
         }
         let mut running = self
@@ -170,12 +182,33 @@ impl Operations {
         Ok(Deployment { manifest, values })
     }
 
-    /// Creates a record holding the lock and starts its run; refused when another upgrade runs.
-    pub async fn start(self: &Arc<Self>, new: NewRecord) -> Result<i64, Refusal> {
+    /// Creates a record holding the lock and starts its run from the `from` version to the `to` version, whose
+    /// manifests the caller has read already; refused when another upgrade runs.
+    pub async fn start(
+        self: &Arc<Self>,
+        new: NewRecord,
+        from: Manifest,
+        to: Manifest,
+    ) -> Result<i64, Refusal> {
+        let (mode, from_values, to_values) =
+            (new.mode, new.from_values.clone(), new.to_values.clone());
         let created = self.db.run(move |conn| records::create(conn, &new)).await?;
         match created {
             Created::Started(id) => {
-                self.launch(id, false).await;
+                let job = UpgradeJob {
+                    id,
+                    mode,
+                    from: Deployment {
+                        manifest: from,
+                        values: from_values,
+                    },
+                    to: Deployment {
+                        manifest: to,
+                        values: to_values,
+                    },
+                    resuming: false,
+                };
+                self.launch(id, Some(job)).await;
                 Ok(id)
             }
             Created::Refused { running } => Err(Refusal::Running(running)),
@@ -236,12 +269,19 @@ impl Operations {
             });
         }
         let who = who.to_string();
-        let new = self
+        let (new, from, to) = self
             .db
-            .run(move |conn| records::retry_of(conn, id, &who))
+            .run(move |conn| {
+                let Some(new) = records::retry_of(conn, id, &who)? else {
+                    return Ok(None);
+                };
+                let from = stored_manifest(conn, &new.from_version)?;
+                let to = stored_manifest(conn, &new.to_version)?;
+                Ok(Some((new, from, to)))
+            })
             .await?
             .ok_or(Refusal::NotFound(id))?;
-        self.start(new).await
+        self.start(new, from, to).await
     }
 
     /// The reporter of record `id`: what the engine's run reports through (also used by the log fan-out
@@ -254,16 +294,21 @@ impl Operations {
         })
     }
 
-    /// Hands record `id` to the engine in a task of its own; its outcome ends the record.
-    async fn launch(self: &Arc<Self>, id: i64, resuming: bool) {
+    /// Hands record `id` to the engine in a task of its own, with `job` when it starts, or resuming it from its
+    /// record (`None`, after the agent restarted); its outcome ends the record.
+    async fn launch(self: &Arc<Self>, id: i64, job: Option<UpgradeJob>) {
         let events = self.events(id);
+        let resuming = job.is_none();
         // Registered first, so that a stop asked for while the run is being prepared is not lost.
         let (stop_tx, stop_rx) = watch::channel(false);
         self.stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, stop_tx.clone());
-        let prepared = self.db.run(move |conn| job_of(conn, id, resuming)).await;
+        let prepared = match job {
+            Some(job) => Ok((job, false)),
+            None => self.db.run(move |conn| resumed_job(conn, id)).await,
+        };
         let job = match prepared {
             Ok((job, stop_requested)) => {
                 if stop_requested {
@@ -273,9 +318,9 @@ impl Operations {
                 job
             }
             Err(e) => {
-                let reason = format!("the upgrade could not be prepared: {e}");
-                events.log(Level::Error, None, &reason);
-                self.finish(id, RunOutcome::Failed(reason));
+                let broken = Broken::NotPrepared(e);
+                events.log(Level::Error, None, &broken.to_string());
+                self.finish(id, Err(broken));
                 return;
             }
         };
@@ -302,9 +347,7 @@ impl Operations {
             let engine = this.engine.clone();
             let reporter: Arc<dyn UpgradeEvents> = events;
             let run = tokio::spawn(async move { engine.run(job, reporter, stop_rx).await });
-            let outcome = run.await.unwrap_or_else(|e| {
-                RunOutcome::Failed(format!("the engine stopped unexpectedly: {e}"))
-            });
+            let outcome = run.await.map_err(Broken::EngineStopped);
             this.finish(id, outcome);
         });
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -325,28 +368,35 @@ impl Operations {
         }
     }
 
-    /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers.
-    fn finish(&self, id: i64, outcome: RunOutcome) {
+    /// Ends record `id` with `outcome`, releasing the lock, and tells the viewers. Reasons are stored as the
+    /// operator reads them.
+    fn finish(&self, id: i64, outcome: Result<RunOutcome, Broken>) {
         let (status, reason, level, line) = match &outcome {
-            RunOutcome::Succeeded => (
+            Err(broken) => (
+                UpgradeStatus::Failed,
+                Some(broken.to_string()),
+                Level::Error,
+                format!("upgrade failed: {broken}"),
+            ),
+            Ok(RunOutcome::Succeeded) => (
                 UpgradeStatus::Succeeded,
                 None,
                 Level::Info,
                 "upgrade succeeded".to_string(),
             ),
-            RunOutcome::RolledBack(r) => (
+            Ok(RunOutcome::RolledBack(r)) => (
                 UpgradeStatus::RolledBack,
-                Some(r.clone()),
+                Some(r.to_string()),
                 Level::Error,
                 format!("upgrade rolled back: {r}"),
             ),
-            RunOutcome::Failed(r) => (
+            Ok(RunOutcome::Failed(r)) => (
                 UpgradeStatus::Failed,
-                Some(r.clone()),
+                Some(r.to_string()),
                 Level::Error,
                 format!("upgrade failed: {r}"),
             ),
-            RunOutcome::Stopped => {
+            Ok(RunOutcome::Stopped) => {
                 let asked = self
                     .stops
                     .lock()
@@ -368,23 +418,24 @@ impl Operations {
         };
         let events = self.events(id);
         events.log(level, None, &line);
-        let mut conn = self.db.lock();
-        if let Err(e) = records::finish(&mut conn, id, status, reason.as_deref()) {
-            tracing::error!(upgrade = id, "could not record the end of the upgrade: {e}");
-        }
-        if let Ok(progress) = records::progress(&conn, id) {
-            self.live.send(
-                id,
-                &StreamMessage::Progress {
-                    done: progress.done,
-                    total: progress.total,
-                    status,
-                    step: line,
-                },
-            );
-        }
-        self.live.send(id, &StreamMessage::End { status });
-        drop(conn);
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            if let Err(e) = records::finish(&mut conn, id, status, reason.as_deref()) {
+                tracing::error!(upgrade = id, "could not record the end of the upgrade: {e}");
+            }
+            if let Ok(progress) = records::progress(&conn, id) {
+                self.live.send(
+                    id,
+                    &StreamMessage::Progress {
+                        done: progress.done,
+                        total: progress.total,
+                        status,
+                        step: line,
+                    },
+                );
+            }
+            self.live.send(id, &StreamMessage::End { status });
+        });
         self.stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -393,33 +444,33 @@ impl Operations {
     }
 }
 
-/// The job of record `id` from its stored plan and the stored manifests, and whether a stop was asked for.
-fn job_of(conn: &mut rusqlite::Connection, id: i64, resuming: bool) -> Result<(UpgradeJob, bool)> {
-    let mut stop_requested = false;
-    if resuming {
-        records::interrupt_steps(conn, id)?;
-        stop_requested = records::stop_requested(conn, id)?;
-    }
+/// The job of record `id` interrupted by an agent restart, from its stored plan and the stored manifests (its
+/// steps in progress marked interrupted), and whether a stop was asked for before the restart.
+fn resumed_job(conn: &mut rusqlite::Connection, id: i64) -> Result<(UpgradeJob, bool)> {
+    records::interrupt_steps(conn, id)?;
+    let stop_requested = records::stop_requested(conn, id)?;
     let plan = records::plan(conn, id)?
         .ok_or_else(|| Error::Database(format!("upgrade {id} has no record")))?;
-    let manifest = |version: &str| {
-        versions::manifest(conn, version)?
-            .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
-    };
     let job = UpgradeJob {
         id,
         mode: plan.mode,
         from: Deployment {
-            manifest: manifest(&plan.from_version)?,
+            manifest: stored_manifest(conn, &plan.from_version)?,
             values: plan.from_values,
         },
         to: Deployment {
-            manifest: manifest(&plan.to_version)?,
+            manifest: stored_manifest(conn, &plan.to_version)?,
             values: plan.to_values,
         },
-        resuming,
+        resuming: true,
     };
     Ok((job, stop_requested))
+}
+
+/// The stored manifest of `version`; an error when its package is not stored.
+fn stored_manifest(conn: &rusqlite::Connection, version: &str) -> Result<Manifest> {
+    versions::manifest(conn, version)?
+        .ok_or_else(|| Error::Database(format!("version {version} has no stored package")))
 }
 
 /// A report's errors in one line, for start-up errors.
@@ -464,19 +515,25 @@ impl RecordEvents {
 
 impl UpgradeEvents for RecordEvents {
     fn log(&self, level: Level, app: Option<&str>, message: &str) {
-        let mut conn = self.db.lock();
-        match records::append_log(&mut conn, self.id, level.as_str(), app, message) {
-            Ok(entry) => self.live.send(self.id, &StreamMessage::Log(entry)),
-            Err(e) => tracing::error!(upgrade = self.id, "log line not recorded: {e}: {message}"),
-        }
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::append_log(&mut conn, self.id, level.as_str(), app, message) {
+                Ok(entry) => self.live.send(self.id, &StreamMessage::Log(entry)),
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "log line not recorded: {e}: {message}")
+                }
+            }
+        })
     }
 
     fn plan(&self, total: u32) {
-        let conn = self.db.lock();
-        match records::set_total(&conn, self.id, total) {
-            Ok(progress) => self.send_progress(&conn, progress),
-            Err(e) => tracing::error!(upgrade = self.id, "plan not recorded: {e}"),
-        }
+        off_the_workers(|| {
+            let conn = self.db.lock();
+            match records::set_total(&conn, self.id, total) {
+                Ok(progress) => self.send_progress(&conn, progress),
+                Err(e) => tracing::error!(upgrade = self.id, "plan not recorded: {e}"),
+            }
+        })
     }
 
     fn step_started(
@@ -486,32 +543,53 @@ impl UpgradeEvents for RecordEvents {
         action: &str,
         message: &str,
     ) -> u32 {
-        let mut conn = self.db.lock();
-        match records::start_step(&mut conn, self.id, application, replica, action, message) {
-            Ok(seq) => {
-                if let Ok(progress) = records::progress(&conn, self.id) {
-                    self.send_progress(&conn, progress);
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::start_step(&mut conn, self.id, application, replica, action, message) {
+                Ok(seq) => {
+                    if let Ok(progress) = records::progress(&conn, self.id) {
+                        self.send_progress(&conn, progress);
+                    }
+                    seq
                 }
-                seq
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "step not recorded: {e}: {message}");
+                    0
+                }
             }
-            Err(e) => {
-                tracing::error!(upgrade = self.id, "step not recorded: {e}: {message}");
-                0
-            }
-        }
+        })
     }
 
     fn step_finished(&self, seq: u32, status: StepStatus, message: &str) {
-        let mut conn = self.db.lock();
-        match records::finish_step(&mut conn, self.id, seq, status.as_str(), message) {
-            Ok(progress) => self.send_progress(&conn, progress),
-            Err(e) => tracing::error!(upgrade = self.id, "step end not recorded: {e}: {message}"),
-        }
+        off_the_workers(|| {
+            let mut conn = self.db.lock();
+            match records::finish_step(&mut conn, self.id, seq, status.as_str(), message) {
+                Ok(progress) => self.send_progress(&conn, progress),
+                Err(e) => {
+                    tracing::error!(upgrade = self.id, "step end not recorded: {e}: {message}")
+                }
+            }
+        })
     }
 
     fn availability(&self, measured: &Availability) {
-        if let Err(e) = records::set_availability(&self.db.lock(), self.id, measured) {
-            tracing::error!(upgrade = self.id, "availability not recorded: {e}");
+        off_the_workers(|| {
+            if let Err(e) = records::set_availability(&self.db.lock(), self.id, measured) {
+                tracing::error!(upgrade = self.id, "availability not recorded: {e}");
+            }
+        })
+    }
+}
+
+/// Runs a record write without holding up the async tasks. The engine's calls are synchronous and return only
+/// once the write is committed (what `UpgradeEvents` promises), so they wait for the database wherever they are
+/// called: on a worker of the agent's multi-threaded runtime, the worker first hands its other tasks to another
+/// thread (`block_in_place`); elsewhere (a blocking thread, a single-threaded runtime) the write just runs.
+fn off_the_workers<T>(write: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(write)
         }
+        _ => write(),
     }
 }

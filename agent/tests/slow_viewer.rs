@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use agent::engine::{Level, PlatformConfig, UpgradeEvents as _};
+use agent::platform::local::LocalConfig;
 use agent::records::Created;
 use futures_util::StreamExt;
 use shared::api::{LogEntry, StreamMessage, UpgradeStatus};
@@ -20,7 +21,7 @@ mod fixtures;
 use fixtures::record;
 
 const PASSWORD: &str = "slow-viewer-password";
-/// The close code of a viewer that fell too far behind (handlers.rs).
+/// The close code of a viewer that fell too far behind (api/log_stream.rs).
 const LAGGED: u16 = 4000;
 /// Generous bound for anything that should take seconds: a regression fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -42,16 +43,19 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
     std::fs::create_dir_all(&config.data_dir).unwrap();
     let db = agent::db::Db::open(&config.data_dir).unwrap();
     agent::accounts::ensure_admin(&db, config.admin_password.as_deref()).unwrap();
-    let engine = agent::engine::for_platform(&PlatformConfig::local(&config.data_dir, temp.path()))
-        .expect("the local engine");
+    let engine = agent::engine::for_platform(&PlatformConfig::Local(LocalConfig::new(
+        &config.data_dir,
+        temp.path(),
+    )))
+    .expect("the local engine");
     let ops = agent::operations::Operations::new(db.clone(), engine.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let local = listener.local_addr().unwrap();
-    let state = agent::filters::State::new(db.clone(), ops.clone(), &config, local);
+    let state = agent::api::State::new(db.clone(), ops.clone(), &config, local);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let closer = state.clone();
     let server = tokio::spawn(
-        warp::serve(agent::filters::routes(state))
+        warp::serve(agent::api::routes(state))
             .incoming(listener)
             .graceful(async move {
                 let _ = stop_rx.await;

@@ -90,6 +90,27 @@ fn every_version_package_passes_and_only_the_patch_release_is_reachable_without_
 }
 
 #[test]
+fn every_version_package_declares_a_query_a_job_and_a_logon_probe() {
+    for version in ["V5.1.2.02", "V5.1.2.04", "V5.2.0.01"] {
+        let manifest = package(version).manifest;
+        let probes: Vec<(&str, Option<&str>)> = manifest
+            .probes
+            .iter()
+            .map(|p| (p.name.as_str(), p.application()))
+            .collect();
+        assert_eq!(
+            probes,
+            [
+                ("dataservice-query", Some("dataservice")),
+                ("dataservice-job", Some("dataservice")),
+                ("web-logon", Some("web")),
+            ],
+            "{version}"
+        );
+    }
+}
+
+#[test]
 fn the_good_standard_configurations_pass() {
     for (version, file) in [
         ("V5.1.2.02", "values-V5.1.2.02.yaml"),
@@ -127,10 +148,21 @@ fn the_broken_standard_configurations_fail_with_their_codes() {
 }
 
 #[test]
-fn the_good_bundle_passes_with_only_the_online_difference() {
+fn the_good_bundle_passes_with_only_the_online_difference_and_names_the_official_template() {
     let report = non_standard("nonstandard-V5.1.2.04-good.zip");
     assert!(report.ok, "{:?}", report.findings);
-    assert_eq!(codes(&report), ["online-config-differs"]);
+    assert_eq!(
+        codes(&report),
+        ["online-config-differs", "template-reference"]
+    );
+    let reference = &report.findings[1];
+    assert!(
+        reference
+            .message
+            .contains("the official template of version V5.1.2.04"),
+        "{}",
+        reference.message
+    );
 }
 
 #[test]

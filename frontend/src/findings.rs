@@ -2,10 +2,9 @@
 //! the template comparison and the difference from the running values (secrets masked).
 
 use serde_json::Value;
+use shared::keypath::KeyPath;
 use shared::report::{Finding, Report, Severity};
-
-/// What a masked value shows instead of the secret.
-pub const MASK: &str = "••••••";
+use shared::secrets::{self, MASK};
 
 /// How many findings of each severity a report holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -174,11 +173,13 @@ pub fn online_difference(report: &Report) -> Vec<DiffRow> {
                 ),
                 _ => continue,
             };
-            let secret = is_secret_path(&path);
-            let render = |v: Option<&Value>| match v {
-                None => String::new(),
-                Some(_) if secret => MASK.to_string(),
-                Some(v) => show(v),
+            // The agent's reports are masked already; the console masks again with the same rule, so a report
+            // from anywhere never shows a secret here. A path that does not parse is masked whole.
+            let key_path = KeyPath::parse(&path).ok();
+            let render = |v: Option<&Value>| match (v, &key_path) {
+                (None, _) => String::new(),
+                (Some(v), Some(key_path)) => show(&secrets::masked(key_path, v)),
+                (Some(_), None) => MASK.to_string(),
             };
             let (running, uploaded) = match change {
                 "added" => (String::new(), render(new.or(old))),
@@ -196,12 +197,9 @@ pub fn online_difference(report: &Report) -> Vec<DiffRow> {
     rows
 }
 
-/// Whether a key path names a secret: any segment containing `password`, `secret`, `token` or `key`.
-pub fn is_secret_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    ["password", "secret", "token", "key"]
-        .iter()
-        .any(|word| lower.contains(word))
+/// Why the chart accepts keys it does not list at a place (`values-open-key`), when the finding says.
+pub fn open_reason(f: &Finding) -> Option<String> {
+    detail_str(f, "open")
 }
 
 /// The closest existing path a compatibility finding suggests, when it has one.
@@ -314,13 +312,24 @@ mod tests {
                         {"path": "global.database.password", "old": "hunter2", "new": "s3cret"},
                         {"path": "web.replicas", "old": 2, "new": 3}
                     ],
-                    "added": [{"path": "web.apiToken", "new": "abc"}],
-                    "removed": [{"path": "web.theme", "old": "dark"}]
+                    "added": [
+                        {"path": "web.apiToken", "new": "abc"},
+                        {"path": "extraDeploy", "new": [{"stringData": {"password": "listed"}, "kind": "Secret"}]}
+                    ],
+                    "removed": [{"path": "web.theme", "old": "dark"}, {"path": "web.existingSecret", "old": "web-db"}]
                 }),
             )],
         };
         let rows = online_difference(&report);
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 6);
+        assert_eq!(
+            rows[5].running, "web-db",
+            "the name of a Secret is not a secret"
+        );
+        assert_eq!(
+            rows[3].uploaded, r#"[{"kind":"Secret","stringData":{"password":"******"}}]"#,
+            "a secret inside a list is masked, the rest shown"
+        );
         assert_eq!(
             (rows[0].running.as_str(), rows[0].uploaded.as_str()),
             (MASK, MASK)
@@ -331,11 +340,30 @@ mod tests {
         );
         assert_eq!((rows[2].change, rows[2].uploaded.as_str()), ("added", MASK));
         assert_eq!(
-            (rows[3].change, rows[3].running.as_str()),
+            (rows[4].change, rows[4].running.as_str()),
             ("removed", "dark")
         );
         let all = format!("{rows:?}");
         assert!(!all.contains("hunter2") && !all.contains("s3cret") && !all.contains("abc"));
+        assert!(!all.contains("listed"));
+    }
+
+    #[test]
+    fn open_places_say_why() {
+        let f = finding(
+            "values-open-key",
+            Severity::Info,
+            json!({"open": "a Kubernetes node selector takes any node labels", "keys": ["node-role"]}),
+        );
+        assert_eq!(
+            open_reason(&f).as_deref(),
+            Some("a Kubernetes node selector takes any node labels")
+        );
+        assert_eq!(location(&f), "values.yaml:3:5");
+        assert_eq!(
+            open_reason(&finding("values-unknown-key", Severity::Error, json!({}))),
+            None
+        );
     }
 
     #[test]

@@ -31,8 +31,56 @@ pub struct LoginRequest {
 pub struct Me {
     /// Account name.
     pub username: String,
-    /// `admin` or `operator`.
-    pub role: String,
+    /// What the account may do.
+    pub role: Role,
+}
+
+/// What an account may do; each role may do everything the roles before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads records, logs, the cluster and versions.
+    Viewer,
+    /// Also uploads versions, checks, starts, stops and retries upgrades.
+    Operator,
+    /// Also manages accounts.
+    Admin,
+}
+
+impl Role {
+    /// Every role, from the least to the most allowed.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    /// The role's word, as stored and sent: `viewer`, `operator`, `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that names no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a role (viewer, operator or admin)")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(word: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == word)
+            .ok_or_else(|| UnknownRole(word.to_string()))
+    }
 }
 
 /// The agent's limits for uploads, which the console applies before sending (`GET /api/v1/limits`).
@@ -220,15 +268,16 @@ pub struct AuditEvent {
     pub when: String,
 }
 
-/// What the availability probe measured during an upgrade.
+/// What the availability probes measured during an upgrade: all declared probes together, then each.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Availability {
     /// Calls made.
     pub calls: u64,
     /// Calls that failed.
     pub failures: u64,
-    /// Successful calls over all calls, 1.0 when none failed.
-    pub success_ratio: f64,
+    /// Successful calls over all calls; absent when no call was made, so that zero calls never read as success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_ratio: Option<f64>,
     /// Latency percentiles in milliseconds.
     pub p50_ms: f64,
     /// 99th percentile in milliseconds.
@@ -238,6 +287,47 @@ pub struct Availability {
     /// Downtime measured in downtime mode (seconds), when it applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downtime_seconds: Option<f64>,
+    /// Each probe the version declares, in manifest order; empty when it declares none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeMeasurement>,
+}
+
+impl Availability {
+    /// What the operator reads instead of a percentage when no call was made, `None` when calls were made.
+    pub fn no_call_reason(&self) -> Option<&'static str> {
+        match (self.calls, self.probes.is_empty()) {
+            (0, true) => Some("no availability probe declared"),
+            (0, false) => Some("no call made"),
+            _ => None,
+        }
+    }
+}
+
+/// What one declared probe measured.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProbeMeasurement {
+    /// The probe's name in the manifest.
+    pub name: String,
+    /// `http`, `job` or `logon`.
+    pub kind: String,
+    /// The application it calls.
+    pub application: String,
+    /// Calls made (a job counts once, from submit to done).
+    pub calls: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Successful calls over all calls; absent when no call was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_ratio: Option<f64>,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile in milliseconds.
+    pub p99_ms: f64,
+    /// Worst call in milliseconds.
+    pub max_ms: f64,
+    /// The first few failure reasons, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_failures: Vec<String>,
 }
 
 /// `GET /api/v1/upgrades/{id}`.
@@ -466,11 +556,23 @@ mod tests {
             availability: optional.then_some(Availability {
                 calls: 1200,
                 failures: 0,
-                success_ratio: 1.0,
+                success_ratio: Some(1.0),
                 p50_ms: 2.0,
                 p99_ms: 9.5,
                 max_ms: 30.0,
                 downtime_seconds: None,
+                probes: vec![ProbeMeasurement {
+                    name: "dataservice-query".into(),
+                    kind: "http".into(),
+                    application: "dataservice".into(),
+                    calls: 1200,
+                    failures: 0,
+                    success_ratio: Some(1.0),
+                    p50_ms: 2.0,
+                    p99_ms: 9.5,
+                    max_ms: 30.0,
+                    first_failures: vec![],
+                }],
             }),
             replicas: vec![ApplicationView {
                 name: "web".into(),
@@ -485,6 +587,47 @@ mod tests {
             }],
             config_file_name: "bundle.zip".into(),
         }
+    }
+
+    #[test]
+    fn roles_are_ordered_by_what_they_allow_and_read_back_from_their_word() {
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(
+                serde_json::to_value(role).unwrap(),
+                serde_json::json!(role.as_str())
+            );
+        }
+        assert_eq!(
+            "Admin".parse::<Role>().unwrap_err().to_string(),
+            "`Admin` is not a role (viewer, operator or admin)"
+        );
+        assert!(serde_json::from_str::<Me>(r#"{"username":"x","role":"root"}"#).is_err());
+    }
+
+    #[test]
+    fn zero_calls_read_as_no_probe_or_no_call_never_as_success() {
+        let none = Availability::default();
+        assert_eq!(
+            serde_json::to_value(&none).unwrap().get("success_ratio"),
+            None
+        );
+        assert_eq!(
+            none.no_call_reason(),
+            Some("no availability probe declared")
+        );
+        let silent = Availability {
+            probes: vec![ProbeMeasurement::default()],
+            ..Availability::default()
+        };
+        assert_eq!(silent.no_call_reason(), Some("no call made"));
+        // A record written before per-probe figures still reads.
+        let old: Availability = serde_json::from_str(
+            r#"{"calls":3,"failures":0,"success_ratio":1.0,"p50_ms":1,"p99_ms":2,"max_ms":2}"#,
+        )
+        .unwrap();
+        assert_eq!((old.success_ratio, old.no_call_reason()), (Some(1.0), None));
     }
 
     #[test]

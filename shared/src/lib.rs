@@ -6,8 +6,11 @@
 //! # Layout
 //! - `version`: version numbers; `compat`: the zero-downtime decision.
 //! - `limits`: upload, ZIP and YAML limits; `archive`: the bounded ZIP reader; `yaml`: the bounded YAML reader.
-//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest.
-//! - `standard`, `nonstandard`: the configuration checks; `report`: findings and the report.
+//! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest;
+//!   `probes`: the manifest's availability probes.
+//! - `standard`, `nonstandard`: the configuration checks; `chart`: what a Helm chart accepts in values.yaml (open
+//!   places, subcharts, `schema`: values.schema.json); `secrets`: the one masking rule; `report`: findings and the
+//!   report.
 //! - `api`: bodies of the agent's HTTP and websocket API.
 //!
 //! # Checking an upload
@@ -49,13 +52,17 @@
 
 pub mod api;
 pub mod archive;
+pub mod chart;
 pub mod compat;
 pub mod keypath;
 pub mod limits;
 pub mod manifest;
 pub mod nonstandard;
 pub mod package;
+pub mod probes;
 pub mod report;
+pub mod schema;
+pub mod secrets;
 pub mod standard;
 pub mod version;
 pub mod yaml;

@@ -23,6 +23,9 @@ pub struct Manifest {
     /// What a standard configuration must contain.
     #[serde(default)]
     pub config_items: Vec<ConfigItem>,
+    /// The availability probes the agent runs during an upgrade of this version (see docs/engine.md, "Probes").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probe>,
     /// MD5 of every file of the version's standard configuration template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateFiles>,
@@ -128,6 +131,7 @@ pub struct TemplateFiles {
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::keypath::KeyPath;
+use crate::probes::Probe;
 use crate::report::Finding;
 use crate::version::Version;
 
@@ -252,6 +256,20 @@ impl Manifest {
                         );
                     }
                 }
+            }
+        }
+        for (n, probe) in self.probes.iter().enumerate() {
+            for (field, message) in probe.problems(&names) {
+                problem(format!("probes[{n}]{field}"), message);
+            }
+        }
+        let mut probe_names = BTreeSet::new();
+        for (n, probe) in self.probes.iter().enumerate() {
+            if !probe_names.insert(probe.name.as_str()) {
+                problem(
+                    format!("probes[{n}].name"),
+                    format!("probe `{}` is listed twice", probe.name),
+                );
             }
         }
         if let Some(template) = &self.template {

@@ -4,16 +4,20 @@
 //! 1. template MD5 against the version's (a warning the operator must confirm);
 //! 2. compatibility of `values.yaml` and the overlays with the template (errors);
 //! 3. the difference with the values running now (a warning; secrets masked).
+//!
+//! The rules for values against the chart live in [`crate::chart`]; masking in [`crate::secrets`].
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
 use crate::archive::{self, Bundle, ZipScan};
+use crate::chart::{Chart, coalesce};
 use crate::keypath::KeyPath;
 use crate::limits::Limits;
 use crate::package::{FileDifference, Template, VersionPackage, template_prefix};
 use crate::report::{Finding, Report, Severity};
+use crate::secrets;
 use crate::standard::{VALUES_FILE, missing_file};
 use crate::yaml::{self, Value};
 
@@ -21,13 +25,6 @@ use crate::yaml::{self, Value};
 pub const OVERLAY_PREFIX: &str = "overlay/";
 /// How the values running now are named in findings.
 pub const ONLINE_VALUES: &str = "values running now";
-/// What a secret value is shown as.
-pub const MASK: &str = "******";
-/// Typo suggestions are computed for this many unknown keys at most: each costs a comparison with every sibling,
-/// and a hostile file may have a million unknown keys.
-const MAX_SUGGESTIONS: usize = 1000;
-/// Key segments that mark a value as secret (case-insensitive, anywhere in the segment).
-const SECRET_WORDS: [&str; 4] = ["password", "secret", "token", "key"];
 
 /// Checks a non-standard configuration ZIP; returns the report and, when readable, the values.yaml text to run
 /// with. `online_values` is the values.yaml running now, when known.
@@ -67,11 +64,11 @@ pub fn check_non_standard_bundle(
         Err(finding) => return (Report::single(finding), None),
     };
     if own.files.is_empty() {
-        findings.push(missing_file(&bundle.file_name, &prefix));
+        findings.push(missing_file(&bundle, &prefix));
     }
     let values = match bundle.get(VALUES_FILE) {
         None => {
-            findings.push(missing_file(&bundle.file_name, VALUES_FILE));
+            findings.push(missing_file(&bundle, VALUES_FILE));
             None
         }
         Some(entry) => match yaml::parse_mapping(VALUES_FILE, &entry.bytes, limits) {
@@ -127,33 +124,55 @@ pub fn check_non_standard_bundle(
     }
 
     // 2. Compatibility, against the official template when the package carries it.
-    let reference = match official {
-        Some(official) if official.carries_files() => official,
-        _ => &own,
+    let (reference, reference_words) = match official {
+        Some(official) if official.carries_files() => (
+            official,
+            format!("the official template of version {}", package.version),
+        ),
+        Some(_) => (
+            &own,
+            format!(
+                "the bundle's own copy under {prefix} (the package of version {} lists the template's MD5s only)",
+                package.version
+            ),
+        ),
+        // `template-not-in-package` already says so.
+        None => (&own, String::new()),
     };
+    if !reference_words.is_empty() {
+        findings.push(
+            Finding::new(
+                Severity::Info,
+                "template-reference",
+                format!(
+                    "{}: values and overlays are checked against {reference_words}",
+                    bundle.file_name
+                ),
+            )
+            .in_file(&bundle.file_name)
+            .with_details(json!({
+                "reference": if std::ptr::eq(reference, &own) { "bundle" } else { "official" }
+            })),
+        );
+    }
     let (values, text) = values.unwrap_or((Value::Null, String::new()));
+    let chart = Chart::of(reference, &prefix, limits);
     match &reference.values {
-        Some(template_values) => {
-            let mut suggestions_left = MAX_SUGGESTIONS;
-            compare_values(
-                &values,
-                template_values,
-                &KeyPath::root(),
-                &mut suggestions_left,
-                &mut findings,
-            );
+        Some(_) => {
+            findings.extend(chart.notes.iter().cloned());
+            findings.extend(chart.check_values(&values, &text));
         }
-        None => findings.push(missing_file(
-            &bundle.file_name,
-            &format!("{prefix}values.yaml"),
-        )),
+        None => findings.push(missing_file(&bundle, &format!("{prefix}values.yaml"))),
     }
     check_overlays(&bundle, reference, &prefix, limits, &mut findings);
 
-    // 3. Online difference.
+    // 3. Online difference: both sides as Helm uses them, the chart's defaults merged with the values.
     if let Some(online) = online_values {
         match yaml::parse_mapping(ONLINE_VALUES, online.as_bytes(), limits) {
-            Ok(online) => findings.extend(online_difference(&online, &values)),
+            Ok(online) => findings.extend(online_difference(
+                &coalesce(&chart.values, &online),
+                &coalesce(&chart.values, &values),
+            )),
             Err(mut finding) => {
                 finding.severity = Severity::Warning;
                 finding.message = format!(
@@ -167,113 +186,13 @@ pub fn check_non_standard_bundle(
     (Report::new(findings, Some(digest.0)), Some(text))
 }
 
-/// `values-unknown-key` and `values-type-conflict` for values against the template's values.
-fn compare_values(
-    values: &Value,
-    template: &Value,
-    path: &KeyPath,
-    suggestions_left: &mut usize,
-    findings: &mut Vec<Finding>,
-) {
-    if is_free_form(template) || matches!(values, Value::Null) {
-        return;
-    }
-    match (values, template) {
-        (Value::Map(values), Value::Map(template)) => {
-            for (key, value) in values {
-                let child = path.key(key);
-                match template.get(key) {
-                    Some(template_value) => compare_values(value, template_value, &child, suggestions_left, findings),
-                    None => {
-                        let suggest = *suggestions_left > 0;
-                        *suggestions_left = suggestions_left.saturating_sub(1);
-                        findings.push(unknown_key(&child, key, template, path, suggest));
-                    }
-                }
-            }
-        }
-        _ if values.kind() == template.kind() => {}
-        _ => findings.push(
-            Finding::error(
-                "values-type-conflict",
-                format!(
-                    "{VALUES_FILE}: `{path}` is a {} here but a {} in the template",
-                    values.kind(),
-                    template.kind()
-                ),
-            )
-            .in_file(VALUES_FILE)
-            .with_path(path.to_string())
-            .with_details(json!({ "found": values.kind().to_string(), "template": template.kind().to_string() })),
-        ),
-    }
-}
-
-/// Free-form places, as Helm charts write them: null or `{}` accepts anything beneath it.
+/// Free-form places of a plain YAML file an overlay adjusts: null or `{}` accepts anything beneath it.
 fn is_free_form(template: &Value) -> bool {
     match template {
         Value::Null => true,
         Value::Map(map) => map.is_empty(),
         _ => false,
     }
-}
-
-fn unknown_key(
-    child: &KeyPath,
-    key: &str,
-    siblings: &BTreeMap<String, Value>,
-    parent: &KeyPath,
-    suggest: bool,
-) -> Finding {
-    let suggestion = suggest
-        .then(|| closest(key, siblings.keys().map(String::as_str)))
-        .flatten()
-        .map(|near| parent.key(near).to_string());
-    let message = match &suggestion {
-        Some(near) => {
-            format!("{VALUES_FILE}: `{child}` is not in the template; did you mean `{near}`?")
-        }
-        None => format!("{VALUES_FILE}: `{child}` is not in the template"),
-    };
-    let finding = Finding::error("values-unknown-key", message)
-        .in_file(VALUES_FILE)
-        .with_path(child.to_string());
-    match suggestion {
-        Some(near) => finding.with_details(json!({ "suggestion": near })),
-        None => finding,
-    }
-}
-
-/// The sibling nearest to `key` by edit distance, when it is near enough to be a typo.
-fn closest<'a>(key: &str, siblings: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let key_len = key.chars().count();
-    // Long keys and huge maps are not typo-checked: the distance is quadratic in the lengths.
-    if key_len > 128 {
-        return None;
-    }
-    let allowed = (key_len / 3).clamp(1, 3);
-    siblings
-        .take(10_000)
-        .filter(|sibling| sibling.chars().count().abs_diff(key_len) <= allowed)
-        .map(|sibling| (edit_distance(key, sibling), sibling))
-        .filter(|&(distance, _)| distance <= allowed && distance < key_len)
-        .min_by_key(|&(distance, sibling)| (distance, sibling))
-        .map(|(_, sibling)| sibling)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// `overlay-target-missing`, `overlay-invalid`, `overlay-type-conflict` for every file under `overlay/`.
@@ -298,6 +217,17 @@ fn check_overlays(
             );
             continue;
         };
+        // A Helm template (`{{ }}` actions, in the overlay or in its target) is Go template text, not YAML.
+        let is_template = |bytes: &[u8]| bytes.windows(2).any(|pair| pair == b"{{");
+        if is_template(&entry.bytes) || target.bytes.as_deref().is_some_and(is_template) {
+            if let Err(mut finding) = yaml::checked_text(&file, &entry.bytes, limits)
+                .and_then(|text| unclosed_action(&file, text).map_or(Ok(()), Err))
+            {
+                finding.code = "overlay-invalid".to_string();
+                findings.push(finding);
+            }
+            continue;
+        }
         let lower = path.to_ascii_lowercase();
         if !(lower.ends_with(".yaml") || lower.ends_with(".yml")) {
             continue;
@@ -323,6 +253,66 @@ fn check_overlays(
             compare_overlay(overlay, target, &KeyPath::root(), &file, document, findings);
         }
     }
+}
+
+/// `overlay-invalid` at the first `{{` of a Go template that no `}}` closes (quoted strings and `/* */` comments
+/// inside an action are skipped, as Go's parser does).
+fn unclosed_action(file: &str, text: &str) -> Option<Finding> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(open) = text[at..].find("{{").map(|found| found + at) {
+        let mut i = open + 2;
+        let mut closed = None;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'}' if bytes.get(i + 1) == Some(&b'}') => {
+                    closed = Some(i + 2);
+                    break;
+                }
+                // Go's lexer refuses `{` inside an action: the earlier `{{` is the unclosed one.
+                b'{' if bytes.get(i + 1) == Some(&b'{') => break,
+                quote @ (b'"' | b'`' | b'\'') => {
+                    i += 1;
+                    while i < bytes.len()
+                        && bytes[i] != quote
+                        && !(quote != b'`' && bytes[i] == b'\n')
+                    {
+                        i += if bytes[i] == b'\\' && quote != b'`' {
+                            2
+                        } else {
+                            1
+                        };
+                    }
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                    i = text[i + 2..]
+                        .find("*/")
+                        .map_or(bytes.len(), |end| i + 2 + end + 1);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        match closed {
+            Some(next) => at = next,
+            None => {
+                let line = text[..open].matches('\n').count() as u64 + 1;
+                let line_start = text[..open].rfind('\n').map_or(0, |n| n + 1);
+                let column = text[line_start..open].chars().count() as u64 + 1;
+                return Some(
+                    Finding::error(
+                        "overlay-invalid",
+                        format!(
+                            "{file} line {line}, column {column}: this `{{{{` opens a template action that no `}}}}` closes"
+                        ),
+                    )
+                    .in_file(file)
+                    .at(line, column),
+                );
+            }
+        }
+    }
+    None
 }
 
 fn compare_overlay(
@@ -376,18 +366,11 @@ fn compare_overlay(
     }
 }
 
-/// Whether a value under this path is secret: a key segment contains password, secret, token or key.
-pub fn is_secret(path: &KeyPath) -> bool {
-    path.keys().any(|key| {
-        let key = key.to_ascii_lowercase();
-        SECRET_WORDS.iter().any(|word| key.contains(word))
-    })
-}
-
-/// The leaves of a values document: scalars, nulls, lists (whole) and empty maps, by path.
+/// The leaves of a values document: scalars, nulls and lists (whole), by path. An empty map is no leaf: `{}`
+/// filled on one side is the keys added, not a map removed.
 fn leaves<'a>(value: &'a Value, path: KeyPath, out: &mut BTreeMap<KeyPath, &'a Value>) {
     match value {
-        Value::Map(map) if !map.is_empty() => {
+        Value::Map(map) => {
             for (key, child) in map {
                 leaves(child, path.key(key), out);
             }
@@ -398,17 +381,16 @@ fn leaves<'a>(value: &'a Value, path: KeyPath, out: &mut BTreeMap<KeyPath, &'a V
     }
 }
 
-/// `online-config-differs` when the new values differ from those running now.
+/// `online-config-differs` when the new values differ from those running now (each already merged with its
+/// chart's defaults, as Helm uses them).
 pub fn online_difference(online: &Value, new: &Value) -> Option<Finding> {
     let (mut old_leaves, mut new_leaves) = (BTreeMap::new(), BTreeMap::new());
     leaves(online, KeyPath::root(), &mut old_leaves);
     leaves(new, KeyPath::root(), &mut new_leaves);
     let shown = |path: &KeyPath, value: &Value| {
-        if is_secret(path) {
-            serde_json::Value::String(MASK.to_string())
-        } else {
-            value.to_json()
-        }
+        let mut json = value.to_json();
+        secrets::mask(path, &mut json);
+        json
     };
     let (mut changed, mut added, mut removed) = (Vec::new(), Vec::new(), Vec::new());
     let mut lines = Vec::new();
@@ -457,41 +439,4 @@ pub fn online_difference(online: &Value, new: &Value) -> Option<Finding> {
             .in_file(VALUES_FILE)
             .with_details(json!({ "changed": changed, "added": added, "removed": removed })),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keypath::Segment;
-
-    #[test]
-    fn typo_suggests_the_sibling() {
-        assert_eq!(
-            closest("replcas", ["image", "replicas", "resources"].into_iter()),
-            Some("replicas")
-        );
-        assert_eq!(closest("zzz", ["image", "replicas"].into_iter()), None);
-    }
-
-    #[test]
-    fn secret_paths_are_found_by_segment() {
-        for secret in [
-            "db.password",
-            "auth.apiToken",
-            "tls.privateKey",
-            "Secrets.x",
-            "a.SECRET",
-        ] {
-            assert!(is_secret(&KeyPath::parse(secret).unwrap()), "{secret}");
-        }
-        assert!(!is_secret(&KeyPath::parse("db.host").unwrap()));
-    }
-
-    #[test]
-    fn index_segments_are_not_secret_words() {
-        assert!(!is_secret(&KeyPath(vec![
-            Segment::Key("hosts".into()),
-            Segment::Index(0)
-        ])));
-    }
 }

@@ -11,6 +11,7 @@ use crate::archive::{self, Bundle, ZipScan, hex};
 use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::report::{Finding, Report};
+use crate::standard::zipped_folder_hint;
 use crate::version::Version;
 use crate::yaml::{self, Value};
 
@@ -182,8 +183,9 @@ pub fn check_version_package_bundle(
         let finding = Finding::error(
             "bundle-missing-file",
             format!(
-                "{}: a version package must hold `{MANIFEST_FILE}` at its root",
-                bundle.file_name
+                "{}: a version package must hold `{MANIFEST_FILE}` at its root{}",
+                bundle.file_name,
+                zipped_folder_hint(&bundle, MANIFEST_FILE).unwrap_or_default()
             ),
         )
         .in_file(&bundle.file_name);

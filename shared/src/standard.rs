@@ -40,23 +40,46 @@ pub fn check_standard_bundle(
     limits: &Limits,
 ) -> (Report, Option<String>) {
     let Some(entry) = bundle.get(VALUES_FILE) else {
-        return (
-            Report::single(missing_file(&bundle.file_name, VALUES_FILE)),
-            None,
-        );
+        return (Report::single(missing_file(&bundle, VALUES_FILE)), None);
     };
     let (findings, text) = check_values(package, VALUES_FILE, &entry.bytes, limits);
     (Report::new(findings, None), text)
 }
 
-/// `bundle-missing-file` for a file a configuration ZIP must hold.
-pub fn missing_file(bundle_name: &str, path: &str) -> Finding {
+/// `bundle-missing-file` for a file (or, ending with `/`, a folder) a configuration ZIP must hold.
+pub fn missing_file(bundle: &Bundle, path: &str) -> Finding {
+    let hint = zipped_folder_hint(bundle, path).unwrap_or_default();
     Finding::error(
         "bundle-missing-file",
-        format!("{bundle_name}: it must hold `{path}`, and it does not"),
+        format!(
+            "{}: it must hold `{path}`, and it does not{hint}",
+            bundle.file_name
+        ),
     )
-    .in_file(bundle_name)
+    .in_file(&bundle.file_name)
     .with_path(path)
+}
+
+/// When every file of the ZIP sits under one top folder that holds `path`: a sentence saying so and how to zip
+/// (the folder was zipped instead of its contents, as a file manager's "Compress" does).
+pub fn zipped_folder_hint(bundle: &Bundle, path: &str) -> Option<String> {
+    let first = bundle.entries.keys().next()?;
+    let folder = &first[..first.find('/')? + 1];
+    if !bundle.entries.keys().all(|entry| entry.starts_with(folder)) {
+        return None;
+    }
+    let inside = format!("{folder}{path}");
+    let holds = bundle
+        .entries
+        .keys()
+        .any(|entry| entry.starts_with(&inside));
+    holds.then(|| {
+        let name = folder.trim_end_matches('/');
+        format!(
+            "; its files are all inside the folder `{folder}` (the folder was zipped, not its contents): zip what is inside it, e.g. `cd {name} && zip -r ../{} .`",
+            bundle.file_name
+        )
+    })
 }
 
 fn check_values(

@@ -136,9 +136,13 @@ impl Value {
     }
 }
 
-/// Parses a YAML file whose root must be a mapping (`values.yaml`, `version.yaml`).
+/// Parses a YAML file whose root must be a mapping (`values.yaml`, `version.yaml`). An empty or comment-only file
+/// is an empty mapping, as Helm reads it (no overrides).
 pub fn parse_mapping(file: &str, bytes: &[u8], limits: &Limits) -> Result<Value, Finding> {
     let text = checked_text(file, bytes, limits)?;
+    if has_no_content(text) {
+        return Ok(Value::Map(BTreeMap::new()));
+    }
     let budget = Budget::new(text.len(), limits);
     let value = parse_one(file, text, &budget)?;
     match value {
@@ -173,7 +177,19 @@ pub fn parse_documents(file: &str, bytes: &[u8], limits: &Limits) -> Result<Vec<
     Ok(documents)
 }
 
-/// The size and encoding checks every YAML file gets before it is parsed.
+/// Whether a YAML text holds nothing but blank lines, comments and document markers.
+fn has_no_content(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+/// The UTF-8 byte-order mark Windows editors write: not content (YAML 1.2, 5.2).
+const BOM: &str = "\u{feff}";
+
+/// The size and encoding checks every YAML file gets before it is parsed; the text returned starts after a
+/// byte-order mark, if the file has one.
 pub fn checked_text<'a>(file: &str, bytes: &'a [u8], limits: &Limits) -> Result<&'a str, Finding> {
     if bytes.len() as u64 > limits.max_yaml_bytes {
         return Err(Finding::error(
@@ -186,7 +202,7 @@ pub fn checked_text<'a>(file: &str, bytes: &'a [u8], limits: &Limits) -> Result<
         )
         .in_file(file));
     }
-    std::str::from_utf8(bytes).map_err(|error| {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
         let valid = &bytes[..error.valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
         let line_start = valid
@@ -206,7 +222,8 @@ pub fn checked_text<'a>(file: &str, bytes: &'a [u8], limits: &Limits) -> Result<
         )
         .in_file(file)
         .at(line, column)
-    })
+    })?;
+    Ok(text.strip_prefix(BOM).unwrap_or(text))
 }
 
 fn describe_root(value: &Value) -> String {
@@ -257,6 +274,205 @@ fn classify(file: &str, budget: &Budget, error: &serde_norway::Error) -> Finding
         None => Finding::error(code, format!("{file}: {message}")),
     };
     finding.in_file(file)
+}
+
+/// Line and column (1-based) of each wanted key path in a YAML text, or of its nearest written ancestor.
+///
+/// serde_norway gives a visitor no positions, so the findings that name a key path (`values-unknown-key`,
+/// `values-type-conflict`) get theirs from this scan of the text the parse has already accepted. It follows block
+/// mappings and sequences by indentation (quoted keys, `- ` items, comments, `|`/`>` block strings and multi-line
+/// flow collections are skipped as content); a key written inside a flow collection (`{a: 1}`) or brought in by
+/// a merge key (`<<`) gets the position of the nearest ancestor written in block style. One pass over the text,
+/// run only when a finding needs it.
+pub fn key_positions<'p>(
+    text: &str,
+    wanted: impl IntoIterator<Item = &'p KeyPath>,
+) -> Vec<Option<(u64, u64)>> {
+    let wanted: Vec<&KeyPath> = wanted.into_iter().collect();
+    // Every prefix too: a path that is not written in block style falls back to its nearest ancestor. A sorted
+    // list rather than a set: the same lookups, less code in the console's wasm.
+    let mut sought: Vec<&[Segment]> = Vec::new();
+    for path in &wanted {
+        for end in 1..=path.0.len() {
+            sought.push(&path.0[..end]);
+        }
+    }
+    sought.sort_unstable();
+    sought.dedup();
+    let found = scan_keys(text.strip_prefix(BOM).unwrap_or(text), &sought);
+    wanted
+        .iter()
+        .map(|path| {
+            (1..=path.0.len()).rev().find_map(|end| {
+                let at = sought.binary_search(&&path.0[..end]).ok()?;
+                found[at]
+            })
+        })
+        .collect()
+}
+
+/// The block-style scan of [`key_positions`]: where each sought path is first written.
+fn scan_keys(text: &str, sought: &[&[Segment]]) -> Vec<Option<(u64, u64)>> {
+    let mut found = vec![None; sought.len()];
+    // The open nodes: their column and segment.
+    let mut indents: Vec<usize> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
+    // Lines indented more than this column are a block string's content.
+    let mut block_string: Option<usize> = None;
+    // Open brackets of a flow collection that goes on over several lines.
+    let mut flow_depth = 0i64;
+    for (n, line) in text.lines().enumerate() {
+        let line_number = n as u64 + 1;
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let mut rest = line[indent..].trim_end();
+        if let Some(limit) = block_string {
+            if rest.is_empty() || indent > limit {
+                continue;
+            }
+            block_string = None;
+        }
+        if flow_depth > 0 {
+            flow_depth = (flow_depth + flow_balance(rest)).max(0);
+            continue;
+        }
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && (rest == "---" || rest.starts_with("--- ") || rest == "...") {
+            indents.clear();
+            segments.clear();
+            continue;
+        }
+        let mut column = indent;
+        // Sequence entries, possibly several on one line (`- - a`).
+        while rest == "-" || rest.starts_with("- ") {
+            let mut next = 0;
+            while let Some(&top) = indents.last() {
+                let sibling = top == column && matches!(segments.last(), Some(Segment::Index(_)));
+                if top > column || sibling {
+                    if let (true, Some(Segment::Index(index))) = (sibling, segments.last()) {
+                        next = index + 1;
+                    }
+                    indents.pop();
+                    segments.pop();
+                } else {
+                    break;
+                }
+            }
+            indents.push(column);
+            segments.push(Segment::Index(next));
+            note(&segments, sought, &mut found, line_number, column);
+            let after = &rest[1..];
+            let trimmed = after.trim_start();
+            column += 1 + after.len() - trimmed.len();
+            rest = trimmed;
+        }
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        let value = match split_key(rest) {
+            Some((key, value)) => {
+                while indents.last().is_some_and(|&top| top >= column) {
+                    indents.pop();
+                    segments.pop();
+                }
+                indents.push(column);
+                segments.push(Segment::Key(key));
+                note(&segments, sought, &mut found, line_number, column);
+                value
+            }
+            None => rest,
+        };
+        // Skip what follows the key or item as content: anchors and tags first.
+        let mut value = value.trim_start();
+        while value.starts_with(['&', '!']) {
+            value = value
+                .split_once(' ')
+                .map_or("", |(_, after)| after.trim_start());
+        }
+        if value.starts_with(['|', '>']) {
+            block_string = Some(column);
+        } else if value.starts_with(['{', '[']) {
+            flow_depth = flow_balance(value).max(0);
+        }
+    }
+    found
+}
+
+fn note(
+    segments: &[Segment],
+    sought: &[&[Segment]],
+    found: &mut [Option<(u64, u64)>],
+    line: u64,
+    column: usize,
+) {
+    if let Ok(at) = sought.binary_search(&segments) {
+        found[at].get_or_insert((line, column as u64 + 1));
+    }
+}
+
+/// `key: value` → the key's text and what follows the `:`; `None` when the line does not start with a key.
+fn split_key(rest: &str) -> Option<(String, &str)> {
+    let (key, after) = match rest.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let body = &rest[1..];
+            let mut key = String::new();
+            let mut chars = body.char_indices();
+            let end = loop {
+                let (at, c) = chars.next()?;
+                match c {
+                    '\\' if quote == '"' => key.push(chars.next()?.1),
+                    '\'' if quote == '\'' && body[at + 1..].starts_with('\'') => {
+                        key.push('\'');
+                        chars.next();
+                    }
+                    c if c == quote => break at + 1,
+                    c => key.push(c),
+                }
+            };
+            let after = body[end..].trim_start().strip_prefix(':')?;
+            (key, after)
+        }
+        '{' | '[' | '#' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | '?' => return None,
+        _ => {
+            let mut at = 0;
+            let end = loop {
+                let colon = rest[at..].find(':')? + at;
+                let after = &rest[colon + 1..];
+                if after.is_empty() || after.starts_with([' ', '\t']) {
+                    break colon;
+                }
+                at = colon + 1;
+            };
+            let key = rest[..end].trim_end();
+            if key.contains(" #") {
+                return None;
+            }
+            (key.to_string(), &rest[end + 1..])
+        }
+    };
+    Some((key, after))
+}
+
+/// Opening minus closing brackets of a flow collection on one line, outside quotes and comments.
+fn flow_balance(line: &str) -> i64 {
+    let mut balance = 0;
+    let mut quote = None;
+    let mut previous = ' ';
+    for c in line.chars() {
+        match (quote, c) {
+            (Some('"'), '\\') if previous != '\\' => {}
+            (Some(q), c) if c == q && previous != '\\' => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if previous == ' ' => break,
+            (None, '[' | '{') => balance += 1,
+            (None, ']' | '}') => balance -= 1,
+            _ => {}
+        }
+        previous = c;
+    }
+    balance
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -519,6 +735,36 @@ mod tests {
         assert_eq!(finding.code, "yaml-duplicate-key");
         assert_eq!(finding.line, Some(4));
         assert!(finding.message.contains("`c`"), "{}", finding.message);
+    }
+
+    #[test]
+    fn key_positions_follow_block_style() {
+        let text = "\u{feff}# comment\ncontroller:\n  nodeSelector:\n    kubernetes.io/os: linux\n  script: |\n    fake: 1\n  \"quoted.key\": 2\n  list:\n  - name: a\n    value: b\n  - name: c\n  flow: {x: 1,\n    y: 2}\n  after: 3\n";
+        let paths = [
+            "controller.nodeSelector[\"kubernetes.io/os\"]",
+            "controller.script",
+            "controller[\"quoted.key\"]",
+            "controller.list[1].name",
+            "controller.list[0].value",
+            "controller.flow.y",
+            "controller.after",
+            "controller.script.fake",
+        ]
+        .map(|p| KeyPath::parse(p).unwrap());
+        let at = key_positions(text, &paths);
+        assert_eq!(
+            at,
+            [
+                Some((4, 5)),
+                Some((5, 3)),
+                Some((7, 3)),
+                Some((11, 5)),
+                Some((10, 5)),
+                Some((12, 3)),
+                Some((14, 3)),
+                Some((5, 3)),
+            ]
+        );
     }
 
     #[test]

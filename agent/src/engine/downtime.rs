@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use shared::manifest::Manifest;
 
-use super::Level;
 use super::order::dependency_order;
-use super::steps::{Halt, StepRunner};
+use super::steps::StepRunner;
+use super::{Failure, Level};
 use crate::platform::{Platform, Release, Replica};
 
 /// Stops everything, then starts a release.
@@ -26,7 +26,7 @@ impl<P: Platform> DowntimePlan<'_, '_, P> {
     }
 
     /// Stops every replica, applications in reverse dependency order of `from` (then any other application).
-    pub async fn stop_all(&self, from: &Manifest) -> Result<(), Halt> {
+    pub async fn stop_all(&self, from: &Manifest) -> Result<(), Failure> {
         let mut order: Vec<String> = dependency_order(from)
             .map(|apps| apps.iter().map(|a| a.name.clone()).collect())
             .unwrap_or_default();
@@ -42,17 +42,20 @@ impl<P: Platform> DowntimePlan<'_, '_, P> {
 
     /// Starts every application of `to` in dependency order; all replicas of one application start together and
     /// the next application starts once they are ready.
-    pub async fn start_all(&self, to: &Manifest, release: &Release) -> Result<(), Halt> {
-        for app in dependency_order(to).map_err(Halt::Failed)? {
+    pub async fn start_all(&self, to: &Manifest, release: &Release) -> Result<(), Failure> {
+        for app in dependency_order(to)? {
             self.steps
                 .platform
                 .expose(app)
                 .await
-                .map_err(|e| Halt::Failed(e.to_string()))?;
+                .map_err(|source| Failure::ExposeFailed {
+                    app: app.name.clone(),
+                    source: Box::new(source),
+                })?;
             let starts = (0..app.replicas).map(|_| self.steps.start_ready(app, release));
             let results = join_all(starts).await;
-            if let Some(Err(halt)) = results.into_iter().find(|r| r.is_err()) {
-                return Err(halt);
+            if let Some(Err(failure)) = results.into_iter().find(|r| r.is_err()) {
+                return Err(failure);
             }
         }
         Ok(())
@@ -64,7 +67,7 @@ impl<P: Platform> DowntimePlan<'_, '_, P> {
         from: &Manifest,
         to: &Manifest,
         release: &Release,
-    ) -> (Duration, Result<(), Halt>) {
+    ) -> (Duration, Result<(), Failure>) {
         let began = Instant::now();
         let mut result = self.stop_all(from).await;
         if result.is_ok() {

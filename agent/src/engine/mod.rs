@@ -3,13 +3,15 @@
 //! loses nothing; the engine owns how replicas are started, checked, drained and stopped, through a `Platform`.
 
 mod downtime;
+mod error;
 mod order;
 mod probe;
 mod rolling;
 mod steps;
+#[cfg(test)]
+mod tests;
 mod upgrade;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -17,49 +19,24 @@ use shared::api::{ApplicationView, Availability, UpgradeMode};
 use shared::manifest::Manifest;
 use tokio::sync::watch;
 
+pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
-use crate::platform::local::LocalPlatform;
+use crate::platform::local::{LocalConfig, LocalPlatform};
 
-/// Where and how the engine runs the product's replicas (`serve` builds it from the agent's configuration).
+/// Where the engine runs the product's replicas (`serve` builds it from its flags): one arm per platform, each with
+/// what only that platform needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformConfig {
-    /// The platform's name; `local` is the only one today.
-    pub name: String,
-    /// The agent's data dir; the platform keeps its replica table, values files and replica logs in `platform/`.
-    pub data_dir: PathBuf,
-    /// Where application commands such as `demo-app` are found.
-    pub bin_dir: PathBuf,
-    /// The first stable address port: application i listens on `127.0.0.1:<base_port + i>`.
-    pub base_port: u16,
+pub enum PlatformConfig {
+    /// Child processes on this machine, behind stable addresses on loopback.
+    Local(LocalConfig),
 }
 
-impl PlatformConfig {
-    /// The default stable address port of the first application.
-    pub const DEFAULT_BASE_PORT: u16 = 18081;
-
-    /// The `local` platform with the default base port.
-    pub fn local(data_dir: impl Into<PathBuf>, bin_dir: impl Into<PathBuf>) -> PlatformConfig {
-        PlatformConfig {
-            name: "local".into(),
-            data_dir: data_dir.into(),
-            bin_dir: bin_dir.into(),
-            base_port: Self::DEFAULT_BASE_PORT,
+/// The engine for the configured platform. Errors name what is wrong (e.g. an unreadable replica table).
+pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, EngineError> {
+    match config {
+        PlatformConfig::Local(local) => {
+            Ok(Arc::new(UpgradeEngine::new(LocalPlatform::open(local)?)))
         }
-    }
-}
-
-/// The engine for the configured platform. Errors name what is wrong (an unknown platform, an unreadable replica
-/// table).
-pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, String> {
-    match config.name.as_str() {
-        "local" => {
-            let platform = LocalPlatform::open(&config.data_dir, &config.bin_dir, config.base_port)
-                .map_err(|e| e.to_string())?;
-            Ok(Arc::new(UpgradeEngine::new(platform)))
-        }
-        other => Err(format!(
-            "unknown platform `{other}`: the agent knows `local` (the Kubernetes platform is planned)"
-        )),
     }
 }
 
@@ -153,14 +130,14 @@ pub trait UpgradeEvents: Send + Sync {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RunOutcome {
     /// Every application runs the target version.
     Succeeded,
     /// It failed and everything is back on the old version and configuration; the reason says why.
-    RolledBack(String),
+    RolledBack(Failure),
     /// It failed and could not be rolled back (or resumed); the reason says why.
-    Failed(String),
+    Failed(Failure),
     /// An operator asked it to stop; it stopped after the current replica step.
     Stopped,
 }
@@ -170,7 +147,7 @@ pub enum RunOutcome {
 pub trait Engine: Send + Sync {
     /// At agent start: make `running` run (adopting or replacing replicas left from before a crash). Not called
     /// while a run is being resumed; `run` with `resuming: true` takes care of that.
-    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), String>>;
+    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), EngineError>>;
     /// Every application with its stable address and replicas now.
     fn applications(&self) -> Vec<ApplicationView>;
     /// Performs one run to its end. `stop` turns true when an operator forces a stop: the run stops after the

@@ -2,9 +2,11 @@
 
 use shared::manifest::{Application, Manifest};
 
+use super::Failure;
+
 /// The applications of `manifest` in dependency order (manifest order among independent ones). A cycle or an
 /// unknown dependency is an error naming the application (the shared checks reject such manifests before).
-pub fn dependency_order(manifest: &Manifest) -> Result<Vec<&Application>, String> {
+pub fn dependency_order(manifest: &Manifest) -> Result<Vec<&Application>, Failure> {
     let apps = &manifest.applications;
     let mut placed: Vec<&Application> = Vec::with_capacity(apps.len());
     while placed.len() < apps.len() {
@@ -18,15 +20,15 @@ pub fn dependency_order(manifest: &Manifest) -> Result<Vec<&Application>, String
         match next {
             Some(app) => placed.push(app),
             None => {
-                let stuck: Vec<&str> = apps
-                    .iter()
-                    .filter(|a| !placed.iter().any(|p| p.name == a.name))
-                    .map(|a| a.name.as_str())
-                    .collect();
-                return Err(format!(
-                    "the dependencies of {} form a cycle or name an unknown application",
-                    stuck.join(", ")
-                ));
+                return Err(Failure::Dependencies {
+                    product: manifest.product.clone(),
+                    version: manifest.version.clone(),
+                    applications: apps
+                        .iter()
+                        .filter(|a| !placed.iter().any(|p| p.name == a.name))
+                        .map(|a| a.name.clone())
+                        .collect(),
+                });
             }
         }
     }
@@ -72,7 +74,10 @@ mod tests {
     #[test]
     fn a_cycle_is_an_error_naming_the_applications() {
         let m = manifest(&[("a", &["b"]), ("b", &["a"]), ("c", &[])]);
-        let err = dependency_order(&m).unwrap_err();
-        assert!(err.contains("a, b"), "{err}");
+        let err = dependency_order(&m).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p V1.0.0.1: the dependencies of a, b form a cycle or name an unknown application"
+        );
     }
 }

@@ -1,81 +1,56 @@
-//! The availability probe: during an upgrade the agent itself uses the product as its users do — a DataService
-//! query, an asynchronous job submitted then polled, a web logon — at a steady rate, through the stable addresses,
-//! and reports the success ratio and latency percentiles into the record.
+//! The availability probes: during an upgrade the agent uses the product as its users do, through the stable
+//! addresses, with the probes the target version declares in its manifest (`probes:`, shared::probes), each at its
+//! own rate, and reports the calls, failures and latency percentiles of each and of all together into the record.
+//!
+//! A version that declares no probe makes no call, and the record says so: zero calls never read as success.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::api::Availability;
+use shared::api::{Availability, ProbeMeasurement};
+use shared::keypath::{KeyPath, Segment};
+use shared::probes::{HttpCall, JobProbe, LogonProbe, ProbeKind};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-use super::UpgradeEvents;
+use super::{Level, UpgradeEvents};
 
-/// One call every this often (20 calls a second), rotating through query, job submit, job poll and logon.
-const PERIOD: Duration = Duration::from_millis(50);
 /// How often the measurement so far is reported into the record.
 const REPORT_EVERY: Duration = Duration::from_secs(2);
-/// Latencies kept for the percentiles; beyond, calls are still counted.
-const MAX_SAMPLES: usize = 500_000;
+/// Latencies kept per probe for the percentiles; beyond, calls are still counted.
+const MAX_SAMPLES: usize = 200_000;
+/// Distinct failure reasons kept per probe.
+const MAX_REASONS: usize = 5;
+/// Jobs one probe follows at once; a job submitted beyond this counts as a failure (the product is too slow).
+const MAX_JOBS_IN_FLIGHT: usize = 256;
+/// How often a submitted job is polled.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+/// The longest one HTTP call of a probe may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where the probe calls, and as whom.
-#[derive(Debug, Clone, Default)]
-pub struct Targets {
-    /// Stable address of the DataService application.
-    pub dataservice: Option<String>,
-    /// Stable address of the web application.
-    pub web: Option<String>,
-    /// The logon the probe uses (`web.demoUser` in the values).
-    pub login: Option<(String, String)>,
-}
+/// What a version without probes records and logs.
+pub const NO_PROBE: &str = "no availability probe declared";
 
-impl Targets {
-    /// Reads the probe's logon from the values (`web.demoUser.username` / `.password`).
-    pub fn login_from_values(values: &str) -> Option<(String, String)> {
-        let root: serde_json::Value = serde_norway::from_str(values).ok()?;
-        let user = root.get("web")?.get("demoUser")?;
-        Some((
-            user.get("username")?.as_str()?.to_string(),
-            user.get("password")?.as_str()?.to_string(),
-        ))
-    }
-}
-
+/// The calls of one probe so far.
 #[derive(Default)]
 struct Tally {
     calls: u64,
     failures: u64,
     latencies_ms: Vec<f64>,
-    first_failure: Option<String>,
+    reasons: Vec<String>,
 }
 
 impl Tally {
-    fn record(&mut self, started: Instant, outcome: Result<(), String>) {
+    fn record(&mut self, took: Duration, outcome: Result<(), String>) {
         self.calls += 1;
         if self.latencies_ms.len() < MAX_SAMPLES {
-            self.latencies_ms
-                .push(started.elapsed().as_secs_f64() * 1000.0);
+            self.latencies_ms.push(took.as_secs_f64() * 1000.0);
         }
         if let Err(reason) = outcome {
             self.failures += 1;
-            self.first_failure.get_or_insert(reason);
-        }
-    }
-
-    fn availability(&self) -> Availability {
-        let mut sorted = self.latencies_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        Availability {
-            calls: self.calls,
-            failures: self.failures,
-            success_ratio: if self.calls == 0 {
-                1.0
-            } else {
-                (self.calls - self.failures) as f64 / self.calls as f64
-            },
-            p50_ms: percentile(&sorted, 0.50),
-            p99_ms: percentile(&sorted, 0.99),
-            max_ms: sorted.last().copied().unwrap_or(0.0),
-            downtime_seconds: None,
+            if self.reasons.len() < MAX_REASONS && !self.reasons.contains(&reason) {
+                self.reasons.push(reason);
+            }
         }
     }
 }
@@ -89,158 +64,388 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// A probe running in the background until [`Probe::finish`].
-pub struct Probe {
+fn ratio(calls: u64, failures: u64) -> Option<f64> {
+    (calls > 0).then(|| (calls - failures.min(calls)) as f64 / calls as f64)
+}
+
+/// One declared probe and its tally.
+struct Declared {
+    probe: shared::probes::Probe,
     tally: Arc<Mutex<Tally>>,
+}
+
+/// The probes running in the background until [`Probe::finish`].
+pub struct Probe {
+    declared: Arc<Vec<Declared>>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: JoinSet<()>,
+}
+
+/// The value at a key path of YAML values, as text when it is a scalar.
+pub fn value_at(values: &str, path: &KeyPath) -> Option<String> {
+    let root: serde_json::Value = serde_norway::from_str(values).ok()?;
+    let mut at = &root;
+    for segment in &path.0 {
+        at = match segment {
+            Segment::Key(key) => at.get(key)?,
+            Segment::Index(index) => at.get(*index)?,
+        };
+    }
+    match at {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Where a probe calls, and with what.
+enum Plan {
+    Call { base: String, call: HttpCall },
+    Job { base: String, job: JobProbe },
 }
 
 impl Probe {
-    /// Starts probing `targets`, reporting into `events` every few seconds.
-    pub fn start(targets: Targets, events: Arc<dyn UpgradeEvents>) -> Probe {
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn({
-            let tally = tally.clone();
-            async move {
-                let http = match reqwest::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                {
-                    Ok(http) => http,
-                    Err(e) => {
-                        events.log(
-                            super::Level::Warn,
-                            None,
-                            &format!("availability probe not started: {e}"),
-                        );
-                        return;
-                    }
+    /// Starts every probe of `declared` against the stable addresses `address` gives, logon credentials read
+    /// from `values` (the target's, else the running version's), reporting into `events` every few seconds.
+    pub fn start(
+        declared: &[shared::probes::Probe],
+        address: impl Fn(&str) -> Option<String>,
+        values: [&str; 2],
+        events: Arc<dyn UpgradeEvents>,
+    ) -> Probe {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let declared: Arc<Vec<Declared>> = Arc::new(
+            declared
+                .iter()
+                .map(|probe| Declared {
+                    probe: probe.clone(),
+                    tally: Arc::default(),
+                })
+                .collect(),
+        );
+        if declared.is_empty() {
+            events.log(
+                Level::Warn,
+                None,
+                &format!("{NO_PROBE}: availability is not measured during this upgrade"),
+            );
+            return Probe {
+                declared,
+                stop,
+                tasks,
+            };
+        }
+        let http = match reqwest::Client::builder().timeout(CALL_TIMEOUT).build() {
+            Ok(http) => http,
+            Err(e) => {
+                events.log(
+                    Level::Warn,
+                    None,
+                    &format!("availability probes not started: {e}"),
+                );
+                return Probe {
+                    declared,
+                    stop,
+                    tasks,
                 };
-                let mut ticker = tokio::time::interval(PERIOD);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut last_report = Instant::now();
-                let mut jobs: Vec<String> = Vec::new();
-                let mut turn = 0u64;
+            }
+        };
+        for one in declared.iter() {
+            match plan(&one.probe, &address, values) {
+                Err(reason) => events.log(
+                    Level::Warn,
+                    one.probe.application(),
+                    &format!("probe `{}` makes no call: {reason}", one.probe.name),
+                ),
+                Ok(plan) => {
+                    tasks.spawn(run(
+                        plan,
+                        one.probe.rate,
+                        http.clone(),
+                        one.tally.clone(),
+                        stopped.clone(),
+                    ));
+                }
+            }
+        }
+        tasks.spawn({
+            let (declared, mut stopped) = (declared.clone(), stopped.clone());
+            async move {
+                let mut ticker = tokio::time::interval(REPORT_EVERY);
+                ticker.tick().await;
                 loop {
                     tokio::select! {
-                        _ = ticker.tick() => {}
+                        _ = ticker.tick() => events.availability(&measure(&declared)),
                         _ = stopped.changed() => break,
-                    }
-                    turn += 1;
-                    let started = Instant::now();
-                    let outcome = match turn % 4 {
-                        0 => query(&http, &targets).await,
-                        1 => submit(&http, &targets, &mut jobs).await,
-                        2 => poll(&http, &targets, &jobs, turn).await,
-                        _ => logon(&http, &targets).await,
-                    };
-                    if let Some(outcome) = outcome {
-                        tally
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .record(started, outcome);
-                    }
-                    if last_report.elapsed() >= REPORT_EVERY {
-                        last_report = Instant::now();
-                        let measured = tally
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .availability();
-                        events.availability(&measured);
                     }
                 }
             }
         });
-        Probe { tally, stop, task }
-    }
-
-    /// Stops probing and returns the whole measurement (the caller reports it, with the downtime if any).
-    pub async fn finish(self) -> (Availability, Option<String>) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-        let tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
-        (tally.availability(), tally.first_failure.clone())
-    }
-}
-
-fn ok_status(what: &str, response: reqwest::Response, expected: u16) -> Result<(), String> {
-    if response.status().as_u16() == expected {
-        Ok(())
-    } else {
-        Err(format!("{what} answered {}", response.status()))
-    }
-}
-
-async fn query(http: &reqwest::Client, targets: &Targets) -> Option<Result<(), String>> {
-    let base = targets.dataservice.as_ref()?;
-    Some(
-        match http.get(format!("{base}/api/query?q=probe")).send().await {
-            Ok(response) => ok_status("DataService query", response, 200),
-            Err(e) => Err(format!("DataService query: {e}")),
-        },
-    )
-}
-
-async fn submit(
-    http: &reqwest::Client,
-    targets: &Targets,
-    jobs: &mut Vec<String>,
-) -> Option<Result<(), String>> {
-    let base = targets.dataservice.as_ref()?;
-    let response = http
-        .post(format!("{base}/api/jobs"))
-        .json(&serde_json::json!({"input": "availability probe"}))
-        .send()
-        .await;
-    Some(match response {
-        Ok(response) if response.status().as_u16() == 202 => {
-            match response.json::<serde_json::Value>().await {
-                Ok(body) => match body.get("id").and_then(|id| id.as_str()) {
-                    Some(id) => {
-                        // A bounded window of recent jobs to poll.
-                        if jobs.len() >= 64 {
-                            jobs.remove(0);
-                        }
-                        jobs.push(id.to_string());
-                        Ok(())
-                    }
-                    None => Err("DataService job submit answered without an id".into()),
-                },
-                Err(e) => Err(format!("DataService job submit: {e}")),
-            }
+        Probe {
+            declared,
+            stop,
+            tasks,
         }
-        Ok(response) => ok_status("DataService job submit", response, 202),
-        Err(e) => Err(format!("DataService job submit: {e}")),
+    }
+
+    /// Stops probing (calls still in flight are not counted) and returns the whole measurement.
+    pub async fn finish(mut self) -> Availability {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        measure(&self.declared)
+    }
+}
+
+/// Where and how a probe calls, or why it cannot.
+fn plan(
+    probe: &shared::probes::Probe,
+    address: &impl Fn(&str) -> Option<String>,
+    values: [&str; 2],
+) -> Result<Plan, String> {
+    let kind = probe
+        .kind()
+        .ok_or("it declares none or several of `http`, `job`, `logon`")?;
+    let application = probe.application().unwrap_or_default();
+    let base = address(application)
+        .ok_or_else(|| format!("application `{application}` has no stable address"))?;
+    Ok(match kind {
+        ProbeKind::Http(http) => Plan::Call {
+            base,
+            call: http.call(),
+        },
+        ProbeKind::Job(job) => Plan::Job {
+            base,
+            job: job.clone(),
+        },
+        ProbeKind::Logon(logon) => Plan::Call {
+            base,
+            call: logon_call(logon, values)?,
+        },
     })
 }
 
-async fn poll(
-    http: &reqwest::Client,
-    targets: &Targets,
-    jobs: &[String],
-    turn: u64,
-) -> Option<Result<(), String>> {
-    let base = targets.dataservice.as_ref()?;
-    let id = jobs.get((turn as usize / 4) % jobs.len().max(1))?;
-    Some(
-        match http.get(format!("{base}/api/jobs/{id}")).send().await {
-            Ok(response) => ok_status(&format!("DataService job {id} poll"), response, 200),
-            Err(e) => Err(format!("DataService job {id} poll: {e}")),
-        },
-    )
+/// The logon as an HTTP call, its credentials read from the values (the reasons name key paths, never values).
+fn logon_call(logon: &LogonProbe, values: [&str; 2]) -> Result<HttpCall, String> {
+    let read = |from: &str| {
+        let path = KeyPath::parse(from).map_err(|e| e.to_string())?;
+        values
+            .iter()
+            .find_map(|values| value_at(values, &path))
+            .ok_or_else(|| format!("no text at `{from}` in the target or the running values"))
+    };
+    let (username, password) = (read(&logon.username_from)?, read(&logon.password_from)?);
+    Ok(HttpCall {
+        method: "POST".into(),
+        path: logon.path.clone(),
+        body: Some(serde_json::json!({"username": username, "password": password})),
+        expect_status: logon.expect_status,
+    })
 }
 
-async fn logon(http: &reqwest::Client, targets: &Targets) -> Option<Result<(), String>> {
-    let (base, (username, password)) = (targets.web.as_ref()?, targets.login.as_ref()?);
-    let body = serde_json::json!({"username": username, "password": password});
-    Some(
-        match http.post(format!("{base}/login")).json(&body).send().await {
-            Ok(response) => ok_status("web logon", response, 200),
-            Err(e) => Err(format!("web logon: {e}")),
-        },
-    )
+/// Calls at `rate` a second until stopped; a job is followed in its own task so that the rate holds.
+async fn run(
+    plan: Plan,
+    rate: f64,
+    http: reqwest::Client,
+    tally: Arc<Mutex<Tally>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let record = |tally: &Mutex<Tally>, took, outcome| {
+        tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(took, outcome)
+    };
+    // The manifest check bounds the rate; the clamp keeps a bad value from a hand-edited record harmless.
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / rate.clamp(shared::probes::MIN_RATE, shared::probes::MAX_RATE),
+    ));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut jobs = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => break,
+        }
+        while jobs.try_join_next().is_some() {}
+        let started = Instant::now();
+        match &plan {
+            Plan::Call { base, call } => {
+                tokio::select! {
+                    outcome = send(&http, base, call) => record(&tally, started.elapsed(), outcome),
+                    _ = stopped.changed() => break,
+                }
+            }
+            Plan::Job { .. } if jobs.len() >= MAX_JOBS_IN_FLIGHT => record(
+                &tally,
+                Duration::ZERO,
+                Err(format!(
+                    "{MAX_JOBS_IN_FLIGHT} jobs already submitted and not done"
+                )),
+            ),
+            Plan::Job { base, job } => {
+                let (http, base, job, tally) =
+                    (http.clone(), base.clone(), job.clone(), tally.clone());
+                jobs.spawn(async move {
+                    let outcome = follow(&http, &base, &job).await;
+                    record(&tally, started.elapsed(), outcome);
+                });
+            }
+        }
+    }
+    // Jobs still running when the upgrade ends are neither successes nor failures.
+    jobs.abort_all();
+    while jobs.join_next().await.is_some() {}
+}
+
+/// One call; the reason of a failure names the method, the path and the status or error.
+async fn send(http: &reqwest::Client, base: &str, call: &HttpCall) -> Result<(), String> {
+    answer(http, base, call).await.map(|_| ())
+}
+
+/// One call and its answer's body as JSON (`null` when it is not JSON).
+async fn answer(
+    http: &reqwest::Client,
+    base: &str,
+    call: &HttpCall,
+) -> Result<serde_json::Value, String> {
+    let what = format!("{} {}", call.method, call.path);
+    let method = reqwest::Method::from_bytes(call.method.as_bytes())
+        .map_err(|_| format!("{what}: not an HTTP method"))?;
+    let mut request = http.request(method, format!("{base}{}", call.path));
+    if let Some(body) = &call.body {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
+    let status = response.status().as_u16();
+    if status != call.expected_status() {
+        return Err(format!(
+            "{what} answered {status}, expected {}",
+            call.expected_status()
+        ));
+    }
+    let bytes = response.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+    Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+/// Submits a job and polls it until done, within its time limit.
+async fn follow(http: &reqwest::Client, base: &str, job: &JobProbe) -> Result<(), String> {
+    let limit = Duration::from_secs(u64::from(job.timeout_seconds));
+    let mut last_seen = None;
+    let outcome = tokio::time::timeout(limit, async {
+        let submitted = answer(http, base, &job.submit).await?;
+        let id = match submitted.pointer(&job.id_pointer) {
+            Some(serde_json::Value::String(id)) => id.clone(),
+            Some(serde_json::Value::Number(id)) => id.to_string(),
+            _ => {
+                return Err(format!(
+                    "{} {} answered without an id at `{}`",
+                    job.submit.method, job.submit.path, job.id_pointer
+                ));
+            }
+        };
+        // The id goes into a path: anything that would change which path is called is refused.
+        if id.is_empty() || id.contains(['/', '?', '#', '%', ' ']) {
+            return Err(format!("job id `{id}` cannot be put in a path"));
+        }
+        let poll = HttpCall {
+            method: "GET".into(),
+            path: job.poll.replace("{id}", &id),
+            body: None,
+            expect_status: None,
+        };
+        loop {
+            let answer = answer(http, base, &poll).await?;
+            let state = answer.pointer(&job.done_pointer).cloned();
+            if state.as_ref() == Some(&job.done_value) {
+                return Ok(());
+            }
+            last_seen = Some((id.clone(), state));
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    })
+    .await;
+    outcome.unwrap_or_else(|_| {
+        Err(match last_seen {
+            Some((id, state)) => format!(
+                "job {id} not done within {} s (`{}` was {})",
+                job.timeout_seconds,
+                job.done_pointer,
+                state.map_or("absent".to_string(), |s| s.to_string())
+            ),
+            None => format!("job not submitted within {} s", job.timeout_seconds),
+        })
+    })
+}
+
+/// Every probe's figures, and all of them together.
+fn measure(declared: &[Declared]) -> Availability {
+    let mut all = Vec::new();
+    let mut total = Availability::default();
+    for one in declared {
+        let tally = one.tally.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sorted = tally.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let kind = match one.probe.kind() {
+            Some(ProbeKind::Http(_)) => "http",
+            Some(ProbeKind::Job(_)) => "job",
+            Some(ProbeKind::Logon(_)) => "logon",
+            None => "",
+        };
+        total.calls += tally.calls;
+        total.failures += tally.failures;
+        total.probes.push(ProbeMeasurement {
+            name: one.probe.name.clone(),
+            kind: kind.into(),
+            application: one.probe.application().unwrap_or_default().into(),
+            calls: tally.calls,
+            failures: tally.failures,
+            success_ratio: ratio(tally.calls, tally.failures),
+            p50_ms: percentile(&sorted, 0.50),
+            p99_ms: percentile(&sorted, 0.99),
+            max_ms: sorted.last().copied().unwrap_or(0.0),
+            first_failures: tally.reasons.clone(),
+        });
+        all.extend(sorted);
+    }
+    all.sort_by(f64::total_cmp);
+    total.success_ratio = ratio(total.calls, total.failures);
+    total.p50_ms = percentile(&all, 0.50);
+    total.p99_ms = percentile(&all, 0.99);
+    total.max_ms = all.last().copied().unwrap_or(0.0);
+    total
+}
+
+/// The log line for the whole measurement: the figures, or why there are none, then each probe that failed.
+pub fn summary(measured: &Availability) -> String {
+    let mut text = match (measured.no_call_reason(), measured.success_ratio) {
+        (None, Some(ratio)) => format!(
+            "availability during the upgrade: {} calls, {} failed ({:.3} % success), p50 {:.1} ms, p99 {:.1} ms, \
+             worst {:.1} ms",
+            measured.calls,
+            measured.failures,
+            ratio * 100.0,
+            measured.p50_ms,
+            measured.p99_ms,
+            measured.max_ms,
+        ),
+        (reason, _) => format!(
+            "availability during the upgrade: {}",
+            reason.unwrap_or("no call made")
+        ),
+    };
+    for probe in measured.probes.iter().filter(|p| p.failures > 0) {
+        text.push_str(&format!(
+            "; probe `{}`: {} of {} calls failed, first: {}",
+            probe.name,
+            probe.failures,
+            probe.calls,
+            probe.first_failures.join(" | ")
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -256,12 +461,23 @@ mod tests {
     }
 
     #[test]
-    fn the_probe_logon_comes_from_the_values() {
-        let values = "web:\n  demoUser: {username: analyst, password: s3cret}\n";
+    fn logon_credentials_come_from_the_target_else_the_running_values() {
+        let logon = LogonProbe {
+            application: "web".into(),
+            path: "/login".into(),
+            username_from: "web.demoUser.username".into(),
+            password_from: "web.users[0].password".into(),
+            expect_status: None,
+        };
+        let target = "web:\n  demoUser: {username: analyst}\n";
+        let running = "web:\n  users: [{password: 1234}]\n  demoUser: {username: other}\n";
+        let call = logon_call(&logon, [target, running]).unwrap();
         assert_eq!(
-            Targets::login_from_values(values),
-            Some(("analyst".into(), "s3cret".into()))
+            call.body,
+            Some(serde_json::json!({"username": "analyst", "password": "1234"}))
         );
-        assert_eq!(Targets::login_from_values("web: {}\n"), None);
+        let missing = logon_call(&logon, [target, "web: {}\n"]).unwrap_err();
+        assert!(missing.contains("`web.users[0].password`"), "{missing}");
+        assert!(!missing.contains("analyst"), "{missing}");
     }
 }

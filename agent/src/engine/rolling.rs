@@ -5,8 +5,8 @@
 use shared::manifest::{Application, Manifest};
 
 use super::order::dependency_order;
-use super::steps::{Halt, StepRunner, named};
-use super::{Level, StepStatus};
+use super::steps::StepRunner;
+use super::{Failure, Halt, Level, StepStatus};
 use crate::platform::{Platform, Release, Replica, ReplicaState};
 
 /// What moving one application to a release takes, counted from its replicas now.
@@ -38,6 +38,15 @@ impl AppPlan {
     /// Steps it takes (plus one `skip` step when some replicas are already done).
     pub fn steps(&self) -> u32 {
         self.starts + self.drains + u32::from(self.done > 0)
+    }
+}
+
+fn crashed_after_ready(replica: &Replica, how: &str) -> Failure {
+    Failure::CrashedAfterReady {
+        app: replica.app.clone(),
+        replica: replica.id.clone(),
+        version: replica.version.clone(),
+        how: how.to_string(),
     }
 }
 
@@ -76,7 +85,7 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
         release: &Release,
         touched: &mut Vec<&'m str>,
     ) -> Result<(), Halt> {
-        let order = dependency_order(manifest).map_err(Halt::Failed)?;
+        let order = dependency_order(manifest)?;
         for app in order {
             touched.push(&app.name);
             self.converge(app, release).await?;
@@ -107,15 +116,11 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
                 && replica.runs(release)
                 && manifest.applications.iter().any(|a| a.name == replica.app)
             {
-                let reason = format!(
-                    "{}: replica {} {how} after becoming ready",
-                    replica.app,
-                    named(&replica)
-                );
+                let failure = crashed_after_ready(&replica, how);
                 self.steps
                     .events
-                    .log(Level::Error, Some(&replica.app), &reason);
-                return Err(Halt::Failed(reason));
+                    .log(Level::Error, Some(&replica.app), &failure.to_string());
+                return Err(failure.into());
             }
         }
         Ok(())
@@ -153,22 +158,18 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
         }
         loop {
             let mine = steps.replicas_of(&app.name);
-            if let Some(crashed) = mine
-                .iter()
-                .find(|r| r.runs(release) && matches!(r.state, ReplicaState::Exited(_)))
-            {
-                let how = match &crashed.state {
-                    ReplicaState::Exited(how) => how.clone(),
-                    _ => String::new(),
-                };
-                let reason = format!(
-                    "{}: replica {} {how} after becoming ready",
-                    app.name,
-                    named(crashed)
-                );
-                steps.events.log(Level::Error, Some(&app.name), &reason);
+            if let Some((crashed, how)) = mine.iter().find_map(|r| match &r.state {
+                ReplicaState::Exited(how) if r.runs(release) => Some((r, how)),
+                _ => None,
+            }) {
+                let failure = crashed_after_ready(crashed, how);
+                steps
+                    .events
+                    .log(Level::Error, Some(&app.name), &failure.to_string());
+                // Its removal is a step the plan did not count (it counted the replica's start only).
+                steps.plan_more(1);
                 steps.drain(crashed).await?;
-                return Err(Halt::Failed(reason));
+                return Err(failure.into());
             }
             let ready_on_target = mine
                 .iter()

@@ -2,32 +2,15 @@
 //! reported as a step with its timing, in an operator's words.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::manifest::Application;
 use tokio::sync::watch;
+// Tokio's clock, so that the readiness timeout follows the runtime's time (paused in the engine's unit tests).
+use tokio::time::Instant;
 
-use super::{Level, StepStatus, UpgradeEvents};
+use super::{Failure, Level, StepStatus, UpgradeEvents};
 use crate::platform::{Health, Platform, Release, Replica, ReplicaState};
-
-/// Why a plan ended early.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Halt {
-    /// A step failed; the reason says which replica and why.
-    Failed(String),
-    /// An operator asked to stop; it stopped between replica steps.
-    Stopped,
-}
-
-impl Halt {
-    /// The reason in words.
-    pub fn reason(self) -> String {
-        match self {
-            Halt::Failed(reason) => reason,
-            Halt::Stopped => "stopped after a replica step, as asked".into(),
-        }
-    }
-}
 
 /// How often a starting replica's readiness is checked.
 const READINESS_POLL: Duration = Duration::from_millis(50);
@@ -47,7 +30,7 @@ pub struct StepRunner<'a, P: Platform> {
 }
 
 /// A replica in words: `web-4 (V5.1.2.04)`.
-pub fn named(replica: &Replica) -> String {
+fn named(replica: &Replica) -> String {
     format!("{} ({})", replica.id, replica.version)
 }
 
@@ -95,21 +78,30 @@ impl<'a, P: Platform> StepRunner<'a, P> {
 
     /// Starts one replica of `app` on `release`, waits until its readiness check passes (within the manifest's
     /// timeout), and puts it in traffic. A replica that exits or stays unready is stopped and the step fails.
-    pub async fn start_ready(&self, app: &Application, release: &Release) -> Result<String, Halt> {
+    pub async fn start_ready(
+        &self,
+        app: &Application,
+        release: &Release,
+    ) -> Result<String, Failure> {
         let started = Instant::now();
         let id = match self.platform.start_replica(app, release).await {
             Ok(id) => id,
-            Err(e) => {
+            Err(source) => {
                 let seq = self.events.step_started(
                     &app.name,
                     None,
                     "start",
                     &format!("starting a {} replica of {}", release.version, app.name),
                 );
-                let reason = format!("{}: {e}", app.name);
+                let failure = Failure::StartFailed {
+                    app: app.name.clone(),
+                    version: release.version.clone(),
+                    source: Box::new(source),
+                };
+                let reason = failure.to_string();
                 self.events.step_finished(seq, StepStatus::Failed, &reason);
                 self.events.log(Level::Error, Some(&app.name), &reason);
-                return Err(Halt::Failed(reason));
+                return Err(failure);
             }
         };
         let who = format!("{id} ({})", release.version);
@@ -132,22 +124,28 @@ impl<'a, P: Platform> StepRunner<'a, P> {
             match self.platform.health(&id, &app.readiness.path).await {
                 Health::Ready => break None,
                 Health::Exited(how) => {
-                    break Some(format!(
-                        "{}: replica {who} {how} after {:.1} s, before becoming ready",
-                        app.name,
-                        started.elapsed().as_secs_f64()
-                    ));
+                    break Some(Failure::ExitedBeforeReady {
+                        app: app.name.clone(),
+                        replica: id.clone(),
+                        version: release.version.clone(),
+                        how,
+                        after: started.elapsed(),
+                    });
                 }
-                Health::NotReady(seen) if started.elapsed() >= limit => {
-                    break Some(format!(
-                        "{}: replica {who} did not become ready within {} s (last check: {seen})",
-                        app.name, app.readiness.timeout_seconds
-                    ));
+                Health::NotReady(last_check) if started.elapsed() >= limit => {
+                    break Some(Failure::NotReady {
+                        app: app.name.clone(),
+                        replica: id.clone(),
+                        version: release.version.clone(),
+                        within: app.readiness.timeout_seconds,
+                        last_check,
+                    });
                 }
                 Health::NotReady(_) => tokio::time::sleep(READINESS_POLL).await,
             }
         };
-        if let Some(reason) = failure {
+        if let Some(failure) = failure {
+            let reason = failure.to_string();
             self.events.step_finished(seq, StepStatus::Failed, &reason);
             self.events.log(Level::Error, Some(&app.name), &reason);
             if let Err(e) = self.platform.drain_and_stop(&id, self.grace).await {
@@ -157,12 +155,19 @@ impl<'a, P: Platform> StepRunner<'a, P> {
                     &format!("stopping {who}: {e}"),
                 );
             }
-            return Err(Halt::Failed(reason));
+            return Err(failure);
         }
-        if let Err(e) = self.platform.route_in(&id) {
-            let reason = format!("{}: cannot put {who} in traffic: {e}", app.name);
+        if let Err(source) = self.platform.route_in(&id).await {
+            let failure = Failure::RouteInFailed {
+                app: app.name.clone(),
+                replica: id.clone(),
+                version: release.version.clone(),
+                source: Box::new(source),
+            };
+            let reason = failure.to_string();
             self.events.step_finished(seq, StepStatus::Failed, &reason);
-            return Err(Halt::Failed(reason));
+            self.events.log(Level::Error, Some(&app.name), &reason);
+            return Err(failure);
         }
         let message = format!(
             "{who} ready in {:.2} s, now receiving traffic",
@@ -174,7 +179,7 @@ impl<'a, P: Platform> StepRunner<'a, P> {
     }
 
     /// Takes a replica out of traffic, lets it finish what it is doing, and stops it.
-    pub async fn drain(&self, replica: &Replica) -> Result<(), Halt> {
+    pub async fn drain(&self, replica: &Replica) -> Result<(), Failure> {
         let who = named(replica);
         let started = Instant::now();
         let (action, intro) = match &replica.state {
@@ -197,11 +202,17 @@ impl<'a, P: Platform> StepRunner<'a, P> {
                 self.events.log(Level::Info, Some(&replica.app), &message);
                 Ok(())
             }
-            Err(e) => {
-                let reason = format!("{}: stopping {who} failed: {e}", replica.app);
+            Err(source) => {
+                let failure = Failure::StopFailed {
+                    app: replica.app.clone(),
+                    replica: replica.id.clone(),
+                    version: replica.version.clone(),
+                    source: Box::new(source),
+                };
+                let reason = failure.to_string();
                 self.events.step_finished(seq, StepStatus::Failed, &reason);
                 self.events.log(Level::Error, Some(&replica.app), &reason);
-                Err(Halt::Failed(reason))
+                Err(failure)
             }
         }
     }

@@ -12,11 +12,14 @@ use tokio::sync::watch;
 
 use super::downtime::DowntimePlan;
 use super::order::dependency_order;
-use super::probe::{Probe, Targets};
+use super::probe::{self, Probe};
 use super::rolling::RollingPlan;
-use super::steps::{Halt, StepRunner};
-use super::{Deployment, Engine, Level, RunOutcome, StepStatus, UpgradeEvents, UpgradeJob};
-use crate::platform::{Platform, Release};
+use super::steps::StepRunner;
+use super::{
+    Deployment, Engine, EngineError, Failure, Halt, Level, RunOutcome, StepStatus, UpgradeEvents,
+    UpgradeJob,
+};
+use crate::platform::{Platform, PlatformError, Release};
 
 /// How long a stopping replica may finish its work before it is killed.
 const GRACE: Duration = Duration::from_secs(30);
@@ -54,15 +57,21 @@ impl<P: Platform> UpgradeEngine<P> {
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = Some(manifest.clone());
     }
 
-    async fn expose_all(&self, manifest: &Manifest) -> Result<(), String> {
+    async fn expose_all(&self, manifest: &Manifest) -> Result<(), Failure> {
         for app in &manifest.applications {
-            self.platform.expose(app).await.map_err(|e| e.to_string())?;
+            self.platform
+                .expose(app)
+                .await
+                .map_err(|source| Failure::ExposeFailed {
+                    app: app.name.clone(),
+                    source: Box::new(source),
+                })?;
         }
         Ok(())
     }
 
-    async fn adopt(&self, events: &dyn UpgradeEvents) -> Result<(), String> {
-        let found = self.platform.adopt().await.map_err(|e| e.to_string())?;
+    async fn adopt(&self, events: &dyn UpgradeEvents) -> Result<(), PlatformError> {
+        let found = self.platform.adopt().await?;
         let list = |ids: &[String]| {
             if ids.is_empty() {
                 "none".to_string()
@@ -79,26 +88,25 @@ impl<P: Platform> UpgradeEngine<P> {
                 list(&found.adopted),
                 list(&found.replaced),
                 list(&found.vanished),
-                found.orphans_stopped.len()
+                found.strays_stopped.len()
             ),
         );
         Ok(())
     }
 
-    async fn start_running(&self, running: &Deployment) -> Result<(), String> {
+    async fn start_running(&self, running: &Deployment) -> Result<(), EngineError> {
         let events = TracingEvents::default();
         self.adopt(&events).await?;
         self.set_view(&running.manifest);
-        self.expose_all(&running.manifest).await?;
+        self.expose_all(&running.manifest)
+            .await
+            .map_err(Halt::Failed)?;
         let steps = StepRunner::new(&self.platform, &events, None, GRACE);
         let plan = RollingPlan { steps: &steps };
         let mut touched = Vec::new();
         plan.run(&running.manifest, &release(running), &mut touched)
-            .await
-            .map_err(|halt| match halt {
-                Halt::Failed(reason) => reason,
-                Halt::Stopped => "stopped".into(),
-            })
+            .await?;
+        Ok(())
     }
 
     async fn run_job(
@@ -134,28 +142,24 @@ impl<P: Platform> UpgradeEngine<P> {
             && let Err(e) = self.adopt(events.as_ref()).await
         {
             events.log(Level::Error, None, &format!("cannot resume: {e}"));
-            return RunOutcome::Failed(format!("cannot resume after the restart: {e}"));
+            return RunOutcome::Failed(Failure::Resume {
+                source: Box::new(e),
+            });
         }
         for manifest in [&job.to.manifest, &job.from.manifest] {
-            if let Err(e) = dependency_order(manifest) {
-                return RunOutcome::Failed(format!(
-                    "{} {}: {e}",
-                    manifest.product, manifest.version
-                ));
+            if let Err(failure) = dependency_order(manifest) {
+                return RunOutcome::Failed(failure);
             }
         }
         self.set_view(&job.to.manifest);
-        if let Err(e) = self.expose_all(&job.to.manifest).await {
-            events.log(Level::Error, None, &e);
-            return RunOutcome::Failed(e);
+        if let Err(failure) = self.expose_all(&job.to.manifest).await {
+            events.log(Level::Error, None, &failure.to_string());
+            return RunOutcome::Failed(failure);
         }
         let probe = Probe::start(
-            Targets {
-                dataservice: self.platform.address("dataservice"),
-                web: self.platform.address("web"),
-                login: Targets::login_from_values(&to.values)
-                    .or_else(|| Targets::login_from_values(&from.values)),
-            },
+            &job.to.manifest.probes,
+            |app| self.platform.address(app),
+            [&to.values, &from.values],
             events.clone(),
         );
         let steps = StepRunner::new(&self.platform, events.as_ref(), Some(stop), GRACE);
@@ -166,9 +170,9 @@ impl<P: Platform> UpgradeEngine<P> {
                 let mut touched = Vec::new();
                 let result = plan.run(&job.to.manifest, &to, &mut touched).await;
                 let result = match result {
-                    Err(Halt::Failed(reason)) => {
-                        Err(self.roll_back_rolling(&steps, &job, &touched, reason).await)
-                    }
+                    Err(Halt::Failed(failure)) => Err(self
+                        .roll_back_rolling(&steps, &job, &touched, failure)
+                        .await),
                     Err(Halt::Stopped) => Err(RunOutcome::Stopped),
                     Ok(()) => Ok(()),
                 };
@@ -184,24 +188,23 @@ impl<P: Platform> UpgradeEngine<P> {
                         plan.run(&job.from.manifest, &job.to.manifest, &to).await;
                     let result = match result {
                         Ok(()) => Ok(()),
-                        Err(halt) => {
-                            let reason = halt.reason();
+                        Err(failure) => {
                             steps.plan_more(plan.count(&job.from.manifest));
                             events.log(
                                 Level::Error,
                                 None,
-                                &format!("rolling back to {}: {reason}", from.version),
+                                &format!("rolling back to {}: {failure}", from.version),
                             );
                             // The product stays down until the old version is back: that counts too.
                             let (more, back) =
                                 plan.run(&job.to.manifest, &job.from.manifest, &from).await;
                             downtime += more;
                             Err(match back {
-                                Ok(()) => RunOutcome::RolledBack(reason),
-                                Err(again) => RunOutcome::Failed(format!(
-                                    "{reason}; the rollback failed too: {}",
-                                    again.reason()
-                                )),
+                                Ok(()) => RunOutcome::RolledBack(failure),
+                                Err(again) => RunOutcome::Failed(Failure::Rollback {
+                                    first: Box::new(failure),
+                                    then: Box::new(again),
+                                }),
                             })
                         }
                     };
@@ -216,23 +219,17 @@ impl<P: Platform> UpgradeEngine<P> {
                 }
             }
         };
-        let (mut measured, first_failure) = probe.finish().await;
+        let mut measured = probe.finish().await;
         measured.downtime_seconds = downtime.map(|d| d.as_secs_f64());
         events.availability(&measured);
         events.log(
-            if measured.failures == 0 { Level::Info } else { Level::Warn },
+            if measured.failures == 0 && measured.calls > 0 {
+                Level::Info
+            } else {
+                Level::Warn
+            },
             None,
-            &format!(
-                "availability during the upgrade: {} calls, {} failed ({:.3} % success), p50 {:.1} ms, \
-                 p99 {:.1} ms, worst {:.1} ms{}",
-                measured.calls,
-                measured.failures,
-                measured.success_ratio * 100.0,
-                measured.p50_ms,
-                measured.p99_ms,
-                measured.max_ms,
-                first_failure.map(|f| format!("; first failure: {f}")).unwrap_or_default()
-            ),
+            &probe::summary(&measured),
         );
         let outcome = match result {
             Ok(()) => RunOutcome::Succeeded,
@@ -290,13 +287,13 @@ impl<P: Platform> UpgradeEngine<P> {
         steps: &StepRunner<'_, P>,
         job: &UpgradeJob,
         touched: &[&str],
-        reason: String,
+        failure: Failure,
     ) -> RunOutcome {
         let from = release(&job.from);
         steps.events.log(
             Level::Error,
             None,
-            &format!("rolling back to {}: {reason}", from.version),
+            &format!("rolling back to {}: {failure}", from.version),
         );
         let back = StepRunner::new(steps.platform, steps.events, None, steps.grace);
         let plan = RollingPlan { steps: &back };
@@ -313,7 +310,7 @@ impl<P: Platform> UpgradeEngine<P> {
                 None => {
                     let mut result = Ok(());
                     for replica in back.replicas_of(name) {
-                        result = back.drain(&replica).await;
+                        result = back.drain(&replica).await.map_err(Halt::Failed);
                         if result.is_err() {
                             break;
                         }
@@ -321,16 +318,20 @@ impl<P: Platform> UpgradeEngine<P> {
                     result
                 }
             };
+            // A rollback has no stop signal: it only ends early on a failure.
             if let Err(Halt::Failed(again)) = result {
-                return RunOutcome::Failed(format!("{reason}; the rollback failed too: {again}"));
+                return RunOutcome::Failed(Failure::Rollback {
+                    first: Box::new(failure),
+                    then: Box::new(again),
+                });
             }
         }
-        RunOutcome::RolledBack(reason)
+        RunOutcome::RolledBack(failure)
     }
 }
 
 impl<P: Platform> Engine for UpgradeEngine<P> {
-    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), String>> {
+    fn start(&self, running: &Deployment) -> BoxFuture<'_, Result<(), EngineError>> {
         let running = running.clone();
         Box::pin(async move { self.start_running(&running).await })
     }

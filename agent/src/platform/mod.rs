@@ -2,6 +2,8 @@
 //! behind an HTTP reverse proxy on this machine) is the one implementation today, a cluster engine the next.
 
 pub mod local;
+#[cfg(test)]
+pub mod memory;
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,13 +23,17 @@ pub enum PlatformError {
         /// Why.
         source: std::io::Error,
     },
-    /// The manifest gives no way to run the application here.
+    /// The manifest gives no way to run the application on this platform.
     #[error(
-        "application {app} has no `local:` command in the manifest, so the local platform cannot run it"
+        "application {app} has no {missing} in the manifest, so the {platform} platform cannot run it"
     )]
-    NoLocalCommand {
+    NotRunnable {
         /// Application name.
         app: String,
+        /// The platform's name, e.g. `local`.
+        platform: &'static str,
+        /// What it needs from the manifest, e.g. ``a `local:` command``.
+        missing: &'static str,
     },
     /// The stable address of an application could not be opened.
     #[error("cannot listen on the stable address {address} of {app}: {source}")]
@@ -149,15 +155,20 @@ pub struct Adoption {
     pub replaced: Vec<String>,
     /// Replicas in the table whose process had ended.
     pub vanished: Vec<String>,
-    /// Processes started by this platform but missing from its table, now stopped.
-    pub orphans_stopped: Vec<u32>,
+    /// What this platform had started but does not list (processes, e.g. `process 4242`), now stopped.
+    pub strays_stopped: Vec<String>,
 }
 
 /// The operations the engine needs from a platform. Small on purpose: a cluster engine maps each to a call.
+///
+/// Everything that changes the product, or that a cluster answers over the network (start, readiness, route in,
+/// drain, adopt), is async and fallible. `replicas` and `address` are synchronous reads: the local platform keeps
+/// them in memory, a cluster platform in a cache its watches keep current (the Kubernetes way: a reflector), so the
+/// cluster view and the plan never wait for an API server.
 pub trait Platform: Send + Sync + 'static {
     /// Gives the application its stable address (idempotent) and returns it, e.g. `http://127.0.0.1:18081`.
     fn expose(&self, app: &Application) -> impl Future<Output = Result<String>> + Send;
-    /// The stable address of an application already exposed.
+    /// The stable address of an application already exposed (a read of what the platform knows, no call).
     fn address(&self, app: &str) -> Option<String>;
     /// Starts one replica of `app` running `release`, out of traffic; returns its id.
     fn start_replica(
@@ -167,8 +178,8 @@ pub trait Platform: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String>> + Send;
     /// One readiness check of a replica at `path`.
     fn health(&self, replica: &str, path: &str) -> impl Future<Output = Health> + Send;
-    /// Sends the application's traffic to this replica too.
-    fn route_in(&self, replica: &str) -> Result<()>;
+    /// Sends the application's traffic to this replica too; done when the stable address reaches it.
+    fn route_in(&self, replica: &str) -> impl Future<Output = Result<()>> + Send;
     /// Takes the replica out of traffic (no new request reaches it), lets its in-flight requests finish, then stops
     /// it gracefully, forcing it after `grace`. A replica that already ended is just forgotten.
     fn drain_and_stop(
@@ -176,7 +187,7 @@ pub trait Platform: Send + Sync + 'static {
         replica: &str,
         grace: Duration,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Every replica now.
+    /// Every replica now (a read of what the platform knows, no call).
     fn replicas(&self) -> Vec<Replica>;
     /// After an agent restart: takes back the replicas it had started and stops the rest.
     fn adopt(&self) -> impl Future<Output = Result<Adoption>> + Send;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use shared::api::UpgradeDetail;
+use shared::api::{Role, UpgradeDetail};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The admin password the tests start the agent with.
@@ -217,14 +217,27 @@ impl Agent {
 
     /// A client logged on as admin.
     pub async fn admin(&self) -> Client {
+        self.log_on("admin", PASSWORD).await
+    }
+
+    /// Creates account `name` with `role` in the agent's database (as `agent users add` will), and logs it on.
+    pub async fn add_account(&self, name: &str, role: Role) -> Client {
+        let db = agent::db::Db::open(&self.data_dir).expect("the agent's database");
+        let password = format!("{name}-password");
+        agent::accounts::create(&db, name, role, &password).expect("create the account");
+        self.log_on(name, &password).await
+    }
+
+    /// A client logged on as `username`.
+    pub async fn log_on(&self, username: &str, password: &str) -> Client {
         let http = self.anonymous();
         let response = http
             .post(self.at("/api/v1/login"))
-            .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+            .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
             .expect("log on");
-        assert_eq!(response.status(), 200, "log on as admin");
+        assert_eq!(response.status(), 200, "log on as {username}");
         let cookie = response
             .headers()
             .get("set-cookie")

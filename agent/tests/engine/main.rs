@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use agent::engine::{Level, RunOutcome, StepStatus, UpgradeJob};
+use agent::engine::{Failure, Level, RunOutcome, StepStatus, UpgradeJob};
 use shared::api::UpgradeMode;
 use support::*;
 use tokio::sync::watch;
@@ -74,10 +74,9 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     );
     let load = load.finish().await;
 
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert!(
@@ -154,7 +153,39 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
         let availability = recorded.availability.clone().expect("the probe reported");
         assert!(availability.calls > 10, "{availability:?}");
         assert_eq!(availability.failures, 0, "{availability:?}");
-        assert_eq!(availability.success_ratio, 1.0);
+        assert_eq!(availability.success_ratio, Some(1.0));
+        // Every probe V5.1.2.04 declares made calls, none failed, and together they make the total.
+        let probes: Vec<(&str, &str)> = availability
+            .probes
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind.as_str()))
+            .collect();
+        assert_eq!(
+            probes,
+            [
+                ("dataservice-query", "http"),
+                ("dataservice-job", "job"),
+                ("web-logon", "logon")
+            ]
+        );
+        assert!(
+            availability
+                .probes
+                .iter()
+                .all(|p| p.calls > 0 && p.failures == 0 && p.success_ratio == Some(1.0)),
+            "{availability:?}"
+        );
+        assert_eq!(
+            availability.probes.iter().map(|p| p.calls).sum::<u64>(),
+            availability.calls
+        );
+        assert!(
+            !recorded
+                .logs
+                .iter()
+                .any(|(_, _, m)| m.contains("dataphin-demo")),
+            "the logon's password is never logged"
+        );
     }
 
     let dir = cluster.platform_dir();
@@ -164,6 +195,111 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
         marked_processes(&dir).is_empty(),
         "replicas outlived the shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_without_probes_makes_no_call_and_says_so() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    to.manifest.probes.clear();
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
+    let availability = events
+        .snapshot()
+        .availability
+        .clone()
+        .expect("the record holds what was (not) measured");
+    assert_eq!(
+        (
+            availability.calls,
+            availability.success_ratio,
+            availability.probes.len()
+        ),
+        (0, None, 0),
+        "{availability:?}"
+    );
+    assert_eq!(
+        availability.no_call_reason(),
+        Some("no availability probe declared")
+    );
+    let log = events.log_text();
+    assert!(
+        log.contains("warn [-] no availability probe declared")
+            && log.contains("availability during the upgrade: no availability probe declared"),
+        "{log}"
+    );
+    cluster.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    let missing: shared::probes::Probe = serde_norway::from_str(
+        "{ name: reports, rate: 10, http: { application: dataservice, method: GET, path: /api/reports } }",
+    )
+    .unwrap();
+    to.manifest.probes.push(missing);
+    cluster.engine.start(&from).await.unwrap();
+    let events = std::sync::Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    // Limits are not acted upon yet: a failing probe is measured, it does not stop the upgrade.
+    assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
+    let availability = events.snapshot().availability.clone().unwrap();
+    let reports = availability
+        .probes
+        .iter()
+        .find(|p| p.name == "reports")
+        .expect("the failing probe is in the record");
+    assert!(reports.calls > 5, "{reports:?}");
+    assert_eq!(reports.failures, reports.calls, "{reports:?}");
+    assert_eq!(reports.success_ratio, Some(0.0));
+    assert_eq!(
+        reports.first_failures,
+        ["GET /api/reports answered 404, expected 200"]
+    );
+    let others: Vec<_> = availability
+        .probes
+        .iter()
+        .filter(|p| p.name != "reports")
+        .collect();
+    assert_eq!(others.len(), 3);
+    assert!(
+        others.iter().all(|p| p.calls > 0 && p.failures == 0),
+        "{others:?}"
+    );
+    assert_eq!(availability.failures, reports.failures);
+    let log = events.log_text();
+    assert!(
+        log.contains(&format!(
+            "probe `reports`: {0} of {0} calls failed, first: GET /api/reports answered 404",
+            reports.calls
+        )),
+        "{log}"
+    );
+    cluster.engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -183,10 +319,9 @@ async fn downtime_upgrade_stops_in_reverse_order_starts_in_order_and_measures_th
         no_stop(),
     )
     .await;
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert_all_on(&cluster.engine, "V5.2.0.01");
@@ -274,14 +409,20 @@ async fn a_version_that_never_becomes_ready_is_rolled_back_without_a_failed_requ
     .await;
     let load = load.finish().await;
 
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
-        reason.contains("dataservice") && reason.contains("did not become ready within 3 s"),
+        matches!(failure, Failure::NotReady { app, within: 3, .. } if app == "dataservice"),
+        "{failure:?}"
+    );
+    assert!(
+        reason.starts_with("dataservice: replica dataservice-")
+            && reason.contains("(V5.1.2.04) did not become ready within 3 s (last check: "),
         "{reason}"
     );
     assert!(
@@ -327,12 +468,13 @@ async fn a_replica_that_crashes_during_the_upgrade_is_noticed_and_rolled_back() 
         no_stop(),
     )
     .await;
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
         reason.contains("web") && reason.contains("exited with status 3"),
         "{reason}"
@@ -378,7 +520,11 @@ async fn force_stop_leaves_every_application_ready_and_retry_skips_what_is_done(
     }
     stop_tx.send(true).unwrap();
     let outcome = run.await.unwrap();
-    assert_eq!(outcome, RunOutcome::Stopped, "log:\n{}", events.log_text());
+    assert!(
+        matches!(outcome, RunOutcome::Stopped),
+        "{outcome:?}; log:\n{}",
+        events.log_text()
+    );
     let apps = cluster.engine.applications();
     for app in &apps {
         assert!(
@@ -410,7 +556,11 @@ async fn force_stop_leaves_every_application_ready_and_retry_skips_what_is_done(
     )
     .await;
     let load = load.finish().await;
-    assert_eq!(outcome, RunOutcome::Succeeded, "log:\n{}", retry.log_text());
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        retry.log_text()
+    );
     assert_all_on(&cluster.engine, "V5.1.2.04");
     {
         let recorded = retry.snapshot();
@@ -450,8 +600,7 @@ async fn agent_process_for_the_kill_test() {
         .unwrap()
         .parse()
         .unwrap();
-    let config = agent::engine::PlatformConfig {
-        name: "local".into(),
+    let config = agent::platform::local::LocalConfig {
         data_dir: dir.into(),
         bin_dir: bin_dir(),
         base_port,
@@ -519,8 +668,7 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     let before: Vec<u32> = marked_processes(&platform_dir);
     assert!(!before.is_empty(), "the replicas outlive the killed agent");
 
-    let config = agent::engine::PlatformConfig {
-        name: "local".into(),
+    let config = agent::platform::local::LocalConfig {
         data_dir: dir.path().to_path_buf(),
         bin_dir: bin_dir(),
         base_port,
@@ -540,10 +688,9 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert_all_on(&engine, "V5.1.2.04");
@@ -618,7 +765,7 @@ async fn benchmark_rolling_upgrade() {
         )
         .await;
         let this = began.elapsed();
-        assert_eq!(outcome, RunOutcome::Succeeded);
+        assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
         windows.push((began, began + this));
         let recorded = events.snapshot();
         let sum = |action: &str| -> Duration {
@@ -800,10 +947,9 @@ async fn slow_requests_in_flight_finish_while_their_replicas_drain() {
         no_stop(),
     )
     .await;
-    assert_eq!(
-        outcome,
-        RunOutcome::Succeeded,
-        "log:\n{}",
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     let mut replicas = Vec::new();
@@ -856,12 +1002,13 @@ async fn a_failed_downtime_upgrade_brings_the_old_version_back() {
         no_stop(),
     )
     .await;
-    let RunOutcome::RolledBack(reason) = &outcome else {
+    let RunOutcome::RolledBack(failure) = &outcome else {
         panic!(
             "expected a rollback, got {outcome:?}; log:\n{}",
             events.log_text()
         );
     };
+    let reason = failure.to_string();
     assert!(
         reason.contains("dataservice") && reason.contains("did not become ready"),
         "{reason}"
@@ -914,10 +1061,10 @@ async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_proces
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     cluster.engine.shutdown().await;
-    assert_eq!(
-        run.await.unwrap(),
-        RunOutcome::Stopped,
-        "log:\n{}",
+    let outcome = run.await.unwrap();
+    assert!(
+        matches!(outcome, RunOutcome::Stopped),
+        "{outcome:?}; log:\n{}",
         events.log_text()
     );
     assert!(

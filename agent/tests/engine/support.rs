@@ -9,6 +9,7 @@ use agent::engine::{
     Deployment, Engine, Level, PlatformConfig, RunOutcome, StepStatus, UpgradeEvents, UpgradeJob,
     for_platform,
 };
+use agent::platform::local::LocalConfig;
 use shared::api::{Availability, UpgradeMode};
 use shared::manifest::Manifest;
 use tokio::sync::watch;
@@ -85,7 +86,7 @@ impl Drop for ReplicaGuard {
 /// An engine on the local platform in a fresh data dir.
 pub struct Cluster {
     pub engine: Arc<dyn Engine>,
-    pub config: PlatformConfig,
+    pub config: LocalConfig,
     _guard: ReplicaGuard,
     _dir: tempfile::TempDir,
 }
@@ -93,13 +94,12 @@ pub struct Cluster {
 impl Cluster {
     pub fn new() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let config = PlatformConfig {
-            name: "local".into(),
+        let config = LocalConfig {
             data_dir: dir.path().to_path_buf(),
             bin_dir: bin_dir(),
             base_port: free_base_port(),
         };
-        let engine = for_platform(&config).unwrap();
+        let engine = Cluster::reopen(&config);
         let guard = ReplicaGuard(config.data_dir.join("platform").canonicalize().unwrap());
         Cluster {
             engine,
@@ -110,8 +110,8 @@ impl Cluster {
     }
 
     /// Another engine on the same data dir (as after an agent restart).
-    pub fn reopen(config: &PlatformConfig) -> Arc<dyn Engine> {
-        for_platform(config).unwrap()
+    pub fn reopen(config: &LocalConfig) -> Arc<dyn Engine> {
+        for_platform(&PlatformConfig::Local(config.clone())).unwrap()
     }
 
     pub fn address(&self, app: &str) -> String {

@@ -62,6 +62,7 @@ pub fn ReportView(
                         let (class, word) = findings::severity_label(f.severity);
                         let location = findings::location(&f);
                         let suggestion = findings::suggestion(&f);
+                        let open = findings::open_reason(&f);
                         view! {
                             <li class=format!("finding {class}") data-code=f.code.clone()>
                                 <span class=format!("badge {class}")>{word}</span>
@@ -70,6 +71,7 @@ pub fn ReportView(
                                     {(!location.is_empty()).then(|| view! { <span class="where mono">" — " {location}</span> })}
                                     {f.path.clone().map(|p| view! { <span class="where mono">" at " {p}</span> })}
                                     {suggestion.map(|s| view! { <span class="suggest">" Did you mean " <code>{s}</code> "?"</span> })}
+                                    {open.map(|why| view! { <span class="why-open">" Accepted: " {why} "."</span> })}
                                 </span>
                                 <code class="code">{f.code.clone()}</code>
                             </li>
@@ -128,7 +130,8 @@ pub fn ReportView(
                     <ul>
                         {problems.into_iter().map(|f| view! {
                             <li>
-                                <code>{f.path.clone().unwrap_or_else(|| f.file.clone().unwrap_or_default())}</code> ": " {f.message.clone()}
+                                <code>{f.path.clone().unwrap_or_else(|| f.file.clone().unwrap_or_default())}</code>
+                                <span class="where mono">" (" {findings::location(&f)} ")"</span> ": " {f.message.clone()}
                                 {findings::suggestion(&f).map(|s| view! { " Suggested path: " <code class="suggest">{s}</code> })}
                             </li>
                         }).collect_view()}

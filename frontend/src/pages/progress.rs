@@ -146,10 +146,21 @@ fn Overview(
                 Some(a) => view! {
                     <dl class="facts" id="availability">
                         <dt>"Success"</dt>
-                        <dd class=if a.failures == 0 { "sev-success" } else { "sev-error" }>
-                            {format!("{:.2}% ({} of {} calls, {} failed)", a.success_ratio * 100.0, a.calls - a.failures.min(a.calls), a.calls, a.failures)}
+                        // Zero calls never read as a percentage: the record says why there were none.
+                        <dd class=match (a.success_ratio, a.failures) { (None, _) => "sev-warning", (_, 0) => "sev-success", _ => "sev-error" }>
+                            {match (a.no_call_reason(), a.success_ratio) {
+                                (None, Some(ratio)) => format!("{:.2}% ({} of {} calls, {} failed)", ratio * 100.0, a.calls - a.failures.min(a.calls), a.calls, a.failures),
+                                (reason, _) => reason.unwrap_or("no call made").to_string(),
+                            }}
                         </dd>
                         <dt>"Latency"</dt><dd>{format!("p50 {:.0} ms · p99 {:.0} ms · max {:.0} ms", a.p50_ms, a.p99_ms, a.max_ms)}</dd>
+                        {a.probes.iter().map(|p| view! {
+                            <dt class="mono">{p.name.clone()}</dt>
+                            <dd class=if p.failures == 0 { "" } else { "sev-error" }>
+                                {format!("{} calls, {} failed · p50 {:.0} ms · p99 {:.0} ms · max {:.0} ms", p.calls, p.failures, p.p50_ms, p.p99_ms, p.max_ms)}
+                                {p.first_failures.first().map(|f| format!(" · first: {f}"))}
+                            </dd>
+                        }).collect_view()}
                         {a.downtime_seconds.map(|d| view! { <dt>"Downtime"</dt><dd>{format!("{d:.1} s")}</dd> })}
                     </dl>
                 }.into_any(),

@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod charts;
 pub mod zip;
+
+#[allow(unused_imports)] // digest_tools uses only the fixtures
+pub use charts::*;
 
 use md5::{Digest, Md5};
 use serde_json::json;
@@ -17,6 +21,7 @@ use shared::nonstandard::check_non_standard_config;
 use shared::package::{
     TemplateDigest, VersionPackage, check_version_package, check_version_package_bundle,
 };
+use shared::probes::{DEFAULT_WINDOW_SECONDS, ProbeKind};
 use shared::report::{Finding, Report, Severity};
 use shared::standard::{check_standard_bundle, check_standard_config};
 use shared::version::Version;
@@ -51,6 +56,9 @@ macro_rules! all_cases {
             manifest_unknown_field_names_file_line_column_and_key,
             manifest_rules_each_reported,
             manifest_dependency_cycle_names_the_cycle,
+            manifest_probes_of_each_kind_parse,
+            manifest_probe_unknown_field_names_line_and_column,
+            manifest_probe_rules_each_reported,
             version_package_zip_without_manifest_is_missing_file,
             standard_missing_items_one_per_key_with_type_and_description,
             standard_wrong_types_and_integer_is_a_number,
@@ -92,6 +100,18 @@ macro_rules! all_cases {
             yaml_syntax_error_has_line_and_column,
             yaml_duplicate_key_has_line,
             yaml_root_must_be_a_mapping,
+            yaml_byte_order_mark_is_not_content,
+            empty_or_comment_only_values_are_an_empty_mapping,
+            chart_open_places_accept_new_keys_and_typos_stay_errors,
+            chart_kinds_empty_map_expects_a_map_and_quoted_booleans_warn,
+            chart_unknown_keys_have_line_and_column,
+            chart_subchart_values_follow_the_subchart,
+            chart_values_schema_decides,
+            chart_template_overlays_are_checked_as_templates,
+            chart_secrets_are_masked_and_harmless_values_shown,
+            online_difference_compares_what_helm_uses,
+            zipped_folder_says_how_to_zip,
+            report_names_the_reference_template,
             yaml_not_utf8_is_reported,
             yaml_too_large_is_too_complex,
         );
@@ -527,6 +547,152 @@ applications:
     );
 }
 
+/// A `probes:` section with one probe of each kind, against the applications of [`manifest_text`].
+const PROBES: &str = "\
+probes:
+  - name: query
+    rate: 5
+    http: { application: gateway, method: GET, path: '/api/query?q=probe' }
+  - name: job
+    rate: 0.5
+    job:
+      application: gateway
+      submit: { method: POST, path: /api/jobs, body: { input: probe }, expectStatus: 202 }
+      idPointer: /id
+      poll: '/api/jobs/{id}'
+      donePointer: /status
+      doneValue: done
+      timeoutSeconds: 30
+  - name: logon
+    rate: 1
+    logon: { application: metadata, path: /login, usernameFrom: web.demoUser.username, passwordFrom: 'web.demoUser.password' }
+    limits: { errorRatio: 0.01, p99Ms: 250 }
+";
+
+pub fn manifest_probes_of_each_kind_parse() {
+    let text = manifest_text("V5.1.2.04", &[], PROBES);
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let probes = package.expect("a package").manifest.probes;
+    let names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["query", "job", "logon"]);
+    let Some(ProbeKind::Http(query)) = probes[0].kind() else {
+        panic!("query is an HTTP probe: {:?}", probes[0]);
+    };
+    assert_eq!(query.call().expected_status(), 200);
+    let Some(ProbeKind::Job(job)) = probes[1].kind() else {
+        panic!("job is a job probe: {:?}", probes[1]);
+    };
+    assert_eq!(job.submit.body, Some(json!({"input": "probe"})));
+    assert_eq!(job.submit.expected_status(), 202);
+    assert_eq!(job.done_value, json!("done"));
+    assert_eq!(probes[2].application(), Some("metadata"));
+    let declared = probes[2].limits.as_ref().expect("limits");
+    assert_eq!(declared.window(), DEFAULT_WINDOW_SECONDS);
+    assert_eq!(declared.error_ratio, Some(0.01));
+    // formats.md's example writes `probes: []`.
+    let empty = manifest_text("V5.1.2.04", &[], "probes: []\n");
+    let (report, package) = check_version_package("version.yaml", empty.as_bytes(), &limits());
+    assert!(
+        report.ok && package.unwrap().manifest.probes.is_empty(),
+        "{report:#?}"
+    );
+}
+
+pub fn manifest_probe_unknown_field_names_line_and_column() {
+    let text = manifest_text("V5.1.2.04", &[], &PROBES.replace("idPointer", "idField"));
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert!(finding.message.contains("idField"), "{}", finding.message);
+    let line = text.lines().position(|l| l.contains("idField")).unwrap() as u64 + 1;
+    assert_eq!(finding.line, Some(line), "{finding:#?}");
+    assert!(finding.column.is_some());
+}
+
+pub fn manifest_probe_rules_each_reported() {
+    let bad = "\
+probes:
+  - name: query
+    rate: 500
+    http: { application: ghost, method: FETCH, path: api/query, expectStatus: 42 }
+  - name: job
+    rate: 0
+    job:
+      application: gateway
+      submit: { method: POST, path: /api/jobs }
+      idPointer: id
+      poll: /api/jobs
+      donePointer: /status
+      doneValue: true
+      timeoutSeconds: 0
+  - name: logon
+    rate: 1
+    logon: { application: metadata, path: /login, usernameFrom: 'web..user', passwordFrom: web.demoUser.password }
+    limits: { errorRatio: 1.5, p99Ms: -1, windowSeconds: 0 }
+  - name: query
+    rate: 1
+  - name: both
+    rate: 1
+    http: { application: gateway, method: GET, path: / }
+    logon: { application: metadata, path: /login, usernameFrom: a, passwordFrom: b }
+";
+    let text = manifest_text("V5.1.2.04", &[], bad);
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none() && !report.ok);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.code == "manifest-invalid" && f.file.as_deref() == Some("version.yaml")),
+        "{report:#?}"
+    );
+    let at = |path: &str| -> &Finding {
+        report
+            .findings
+            .iter()
+            .find(|f| f.path.as_deref() == Some(path))
+            .unwrap_or_else(|| panic!("a finding at {path} in {report:#?}"))
+    };
+    for (path, says) in [
+        ("probes[0].rate", "probe `query`: `rate: 500`"),
+        (
+            "probes[0].http.application",
+            "`application: ghost` is not an application of this version (known: gateway, metadata)",
+        ),
+        (
+            "probes[0].http.method",
+            "`method: FETCH` is not one of GET, POST",
+        ),
+        ("probes[0].http.path", "`path: api/query` must start"),
+        ("probes[0].http.expectStatus", "`expectStatus: 42`"),
+        ("probes[1].rate", "probe `job`: `rate: 0`"),
+        ("probes[1].job.idPointer", "`id` is not a JSON pointer"),
+        ("probes[1].job.poll", "`{id}`"),
+        ("probes[1].job.timeoutSeconds", "`timeoutSeconds: 0`"),
+        (
+            "probes[2].logon.usernameFrom",
+            "`web..user` is not a key path",
+        ),
+        ("probes[2].limits.errorRatio", "`errorRatio: 1.5`"),
+        ("probes[2].limits.p99Ms", "`p99Ms: -1`"),
+        ("probes[2].limits.windowSeconds", "`windowSeconds: 0`"),
+        (
+            "probes[3]",
+            "probe `query`: a probe declares exactly one of `http`, `job` or `logon`",
+        ),
+        ("probes[3].name", "probe `query` is listed twice"),
+        ("probes[4]", "probe `both`: a probe declares exactly one"),
+    ] {
+        let finding = at(path);
+        assert!(
+            finding.message.contains(says),
+            "{path}: {} lacks {says}",
+            finding.message
+        );
+    }
+}
+
 pub fn version_package_zip_without_manifest_is_missing_file() {
     let bytes = Zip::new()
         .file("product/dataphin/values.yaml", b"a: 1\n")
@@ -678,7 +844,14 @@ pub fn non_standard_matching_bundle_has_no_findings() {
     );
     let package = zip_package("V5.1.2.04");
     let (report, text) = check_non_standard_config(&package, "bundle.zip", &bytes, None, &limits());
-    assert!(report.ok && report.findings.is_empty(), "{report:#?}");
+    assert!(report.ok, "{report:#?}");
+    // Two notes: which template was the reference, and that `labels` (`{}` in the chart) took new keys.
+    assert_eq!(
+        codes(&report),
+        ["template-reference", "values-open-key"],
+        "{report:#?}"
+    );
+    assert!(report.findings.iter().all(|f| f.severity == Severity::Info));
     assert_eq!(text.as_deref(), Some(GOOD_VALUES));
     assert_eq!(
         report.template_digest,
@@ -802,12 +975,27 @@ pub fn non_standard_free_form_places_accept_anything() {
         None,
         &limits(),
     );
-    // Only `resources.limits.gpu` is new: `limits` is a map with keys in the template, not free-form.
-    let unknown: Vec<&str> = report
-        .with_code("values-unknown-key")
-        .filter_map(|f| f.path.as_deref())
+    // Nothing is unknown: `annotations` and `labels` are `{}` in the chart, `extraEnv` null, and the keys inside
+    // resource limits name any resource. Each place says why it took new keys.
+    assert!(report.ok, "{report:#?}");
+    let open: Vec<(&str, &serde_json::Value)> = report
+        .with_code("values-open-key")
+        .map(|f| {
+            (
+                f.path.as_deref().unwrap(),
+                &f.details.as_ref().unwrap()["keys"],
+            )
+        })
         .collect();
-    assert_eq!(unknown, ["gateway.resources.limits.gpu"], "{report:#?}");
+    assert_eq!(
+        open,
+        [
+            ("gateway.annotations", &json!(["a", "b"])),
+            ("gateway.resources.limits", &json!(["gpu"])),
+            ("labels", &json!(["app.kubernetes.io/name", "team", "tier"])),
+        ],
+        "{report:#?}"
+    );
     // Lists are whole values: a longer list of hosts is compatible.
     assert_eq!(report.with_code("values-type-conflict").count(), 0);
 }
@@ -845,7 +1033,10 @@ pub fn non_standard_overlays() {
             "server:\n  port: [8080]\n  newKey: yes\nfeatures:\n  search: false\n",
         ),
         ("config/missing.yaml", "a: 1\n"),
-        ("templates/gateway.yaml", "a: [unclosed\n"),
+        (
+            "templates/gateway.yaml",
+            "replicas: {{ .Values.gateway.replicas }}\nhosts: {{ toYaml .Values.gateway.hosts\n",
+        ),
         ("templates/notes.txt", "any text"),
     ];
     let bytes = bundle_zip(GOOD_VALUES, &template_files(), &overlays);
@@ -877,8 +1068,9 @@ pub fn non_standard_overlays() {
         invalid.file.as_deref(),
         Some("overlay/templates/gateway.yaml")
     );
-    assert!(
-        invalid.line.is_some() && invalid.column.is_some(),
+    assert_eq!(
+        (invalid.line, invalid.column),
+        (Some(2), Some(8)),
         "{invalid:#?}"
     );
     assert!(
@@ -888,7 +1080,11 @@ pub fn non_standard_overlays() {
         "{}",
         invalid.message
     );
-    assert_eq!(report.findings.len(), 4, "{report:#?}");
+    assert_eq!(
+        report.findings.len(),
+        6,
+        "and two notes, the reference and the open `labels`: {report:#?}"
+    );
 }
 
 pub fn non_standard_missing_files() {
@@ -923,7 +1119,11 @@ pub fn non_standard_against_own_template_when_package_is_yaml_only() {
     let (report, _) = check_non_standard_config(&package, "bundle.zip", &bytes, None, &limits());
     assert_eq!(
         codes(&report),
-        ["values-unknown-key", "template-not-in-package"]
+        [
+            "values-unknown-key",
+            "template-not-in-package",
+            "values-open-key"
+        ]
     );
     assert_eq!(report.findings[1].severity, Severity::Info);
     // The package lists MD5s only: the digest is still compared.
@@ -934,7 +1134,14 @@ pub fn non_standard_against_own_template_when_package_is_yaml_only() {
         None,
         &limits(),
     );
-    assert_eq!(codes(&report), ["values-unknown-key"]);
+    assert_eq!(
+        codes(&report),
+        [
+            "values-unknown-key",
+            "template-reference",
+            "values-open-key"
+        ]
+    );
 }
 
 pub fn online_difference_lists_paths_and_masks_secrets() {
@@ -992,7 +1199,11 @@ labels:
         Some(GOOD_VALUES),
         &limits(),
     );
-    assert!(report.findings.is_empty(), "{report:#?}");
+    assert_eq!(
+        report.with_code("online-config-differs").count(),
+        0,
+        "{report:#?}"
+    );
 }
 
 pub fn online_values_that_do_not_parse_are_a_warning() {
@@ -1516,8 +1727,70 @@ pub fn yaml_duplicate_key_has_line() {
 pub fn yaml_root_must_be_a_mapping() {
     yaml_rejected(b"- a\n- b\n", "yaml-not-mapping");
     yaml_rejected(b"just text\n", "yaml-not-mapping");
-    yaml_rejected(b"", "yaml-not-mapping");
-    yaml_rejected(b"# only a comment\n", "yaml-not-mapping");
+}
+
+/// Windows editors write a byte-order mark; YAML does not read it as content (issue 11, point 1).
+pub fn yaml_byte_order_mark_is_not_content() {
+    let package = zip_package("V5.1.2.04");
+    let with_bom = format!("\u{feff}{GOOD_VALUES}");
+    let (report, text) =
+        check_standard_config(&package, "values.yaml", with_bom.as_bytes(), &limits());
+    assert!(report.ok && report.findings.is_empty(), "{report:#?}");
+    assert_eq!(
+        text.as_deref(),
+        Some(with_bom.as_str()),
+        "the operator's bytes, unchanged"
+    );
+    let manifest = format!(
+        "\u{feff}{}",
+        manifest_text("V5.1.2.04", &template_files(), "")
+    );
+    let (report, package) = check_version_package("version.yaml", manifest.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let package = package.expect("a package");
+    let bytes = bundle_zip(&with_bom, &template_files(), &[]);
+    let online = format!("\u{feff}{GOOD_VALUES}");
+    let (report, _) = check_non_standard_config(
+        &zip_package("V5.1.2.04"),
+        "bundle.zip",
+        &bytes,
+        Some(&online),
+        &limits(),
+    );
+    assert!(report.ok, "{report:#?}");
+    assert_eq!(report.with_code("online-config-differs").count(), 0);
+    assert_eq!(package.version.to_string(), "V5.1.2.04");
+    // A syntax error after the mark is still placed on the line an editor shows.
+    let finding = yaml_rejected("\u{feff}a: 1\nb: [\n".as_bytes(), "yaml-syntax");
+    assert!(finding.line.is_some(), "{finding:#?}");
+}
+
+/// Helm accepts an empty or comment-only values.yaml: no overrides (issue 11, point 4).
+pub fn empty_or_comment_only_values_are_an_empty_mapping() {
+    let package = zip_package("V5.1.2.04");
+    for text in [
+        "",
+        "# only a comment\n",
+        "\u{feff}# overrides go here\n---\n",
+    ] {
+        let (report, back) =
+            check_standard_config(&package, "values.yaml", text.as_bytes(), &limits());
+        assert_eq!(back.as_deref(), Some(text));
+        let missing: Vec<&str> = report
+            .with_code("missing-config-item")
+            .filter_map(|f| f.path.as_deref())
+            .collect();
+        assert_eq!(
+            missing.len(),
+            6,
+            "every item is missing for {text:?}: {report:#?}"
+        );
+        assert_eq!(report.findings.len(), 6, "{report:#?}");
+        let bytes = bundle_zip(text, &template_files(), &[]);
+        let (report, _) =
+            check_non_standard_config(&package, "bundle.zip", &bytes, None, &limits());
+        assert!(report.ok, "no overrides are compatible: {report:#?}");
+    }
 }
 
 pub fn yaml_not_utf8_is_reported() {

@@ -67,9 +67,40 @@ struct Address {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// What the local platform needs to know (`agent serve`'s `--data-dir`, `--bin-dir` and `--base-port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalConfig {
+    /// The agent's data dir; the platform keeps its replica table, values files and replica logs in `platform/`.
+    pub data_dir: PathBuf,
+    /// Where application commands such as `demo-app` are found.
+    pub bin_dir: PathBuf,
+    /// The first stable address port: application i listens on `127.0.0.1:<base_port + i>`.
+    pub base_port: u16,
+}
+
+impl LocalConfig {
+    /// The default stable address port of the first application.
+    pub const DEFAULT_BASE_PORT: u16 = 18081;
+
+    /// The local platform in `data_dir`, commands from `bin_dir`, with the default base port.
+    pub fn new(data_dir: impl Into<PathBuf>, bin_dir: impl Into<PathBuf>) -> LocalConfig {
+        LocalConfig {
+            data_dir: data_dir.into(),
+            bin_dir: bin_dir.into(),
+            base_port: Self::DEFAULT_BASE_PORT,
+        }
+    }
+}
+
 impl LocalPlatform {
-    /// Opens the platform living in `data_dir/platform` (created if missing), reading its replica table.
-    pub fn open(data_dir: &Path, bin_dir: &Path, base_port: u16) -> Result<LocalPlatform> {
+    /// Opens the platform living in `<data dir>/platform` (created if missing), reading its replica table.
+    pub fn open(config: &LocalConfig) -> Result<LocalPlatform> {
+        let LocalConfig {
+            data_dir,
+            bin_dir,
+            base_port,
+        } = config;
+        let base_port = *base_port;
         let dir = data_dir.join("platform");
         for sub in ["", "logs", "values", "state"] {
             let path = dir.join(sub);
@@ -301,8 +332,10 @@ impl Platform for LocalPlatform {
         let local = app
             .local
             .as_ref()
-            .ok_or_else(|| PlatformError::NoLocalCommand {
+            .ok_or_else(|| PlatformError::NotRunnable {
                 app: app.name.clone(),
+                platform: "local",
+                missing: "`local:` command",
             })?;
         let command = if Path::new(&local.command).is_absolute() {
             PathBuf::from(&local.command)
@@ -395,7 +428,7 @@ impl Platform for LocalPlatform {
         }
     }
 
-    fn route_in(&self, replica: &str) -> Result<()> {
+    async fn route_in(&self, replica: &str) -> Result<()> {
         let mut inner = self.shared.lock();
         let record = inner
             .table
@@ -515,7 +548,7 @@ impl Platform for LocalPlatform {
         for pid in process::marked_processes(&shared.dir) {
             if !known.contains(&pid) && pid != std::process::id() {
                 process::terminate_foreign(pid, None, Duration::from_secs(10)).await;
-                adoption.orphans_stopped.push(pid);
+                adoption.strays_stopped.push(format!("process {pid}"));
             }
         }
         let mut inner = shared.lock();

@@ -23,6 +23,11 @@ pub enum Problem {
     },
     /// Input that failed validation: 422 with the report.
     Invalid(Report),
+    /// 405: the path exists but does not answer the request's method.
+    MethodNotAllowed {
+        /// The methods it answers, for the `Allow` header (RFC 9110), e.g. `GET, POST`.
+        allow: &'static str,
+    },
 }
 
 impl warp::reject::Reject for Problem {}
@@ -48,6 +53,16 @@ impl Problem {
             "unauthorized",
             "log on first: no valid session",
         )
+    }
+
+    /// 404 saying what was not found.
+    pub fn not_found(what: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", what)
+    }
+
+    /// 400 saying what is wrong with the request.
+    pub fn bad_request(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", message)
     }
 
     /// 409 naming the upgrade that holds the lock.
@@ -76,7 +91,13 @@ impl Problem {
 
 impl From<crate::Error> for Problem {
     fn from(e: crate::Error) -> Self {
-        Problem::internal(e)
+        match e {
+            // An account the agent cannot use (its stored role names no role) gets nothing, and is told why.
+            crate::Error::Account { .. } => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            e => Problem::internal(e),
+        }
     }
 }
 
@@ -85,9 +106,7 @@ impl From<crate::operations::Refusal> for Problem {
         use crate::operations::Refusal;
         match refusal {
             Refusal::Running(id) => Problem::upgrade_running(id),
-            Refusal::NotFound(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", refusal.to_string())
-            }
+            Refusal::NotFound(_) => Problem::not_found(refusal.to_string()),
             Refusal::State { .. } => {
                 Problem::new(StatusCode::CONFLICT, "wrong-state", refusal.to_string())
             }
@@ -179,6 +198,21 @@ fn answer(problem: &Problem) -> Response {
         Problem::Invalid(report) => {
             warp::reply::with_status(warp::reply::json(report), StatusCode::UNPROCESSABLE_ENTITY)
                 .into_response()
+        }
+        Problem::MethodNotAllowed { allow } => {
+            let body = ApiError {
+                error: "method-not-allowed".into(),
+                message: format!("this path answers {allow} only"),
+                running: None,
+            };
+            let mut response =
+                warp::reply::with_status(warp::reply::json(&body), StatusCode::METHOD_NOT_ALLOWED)
+                    .into_response();
+            response.headers_mut().insert(
+                warp::http::header::ALLOW,
+                warp::http::HeaderValue::from_static(allow),
+            );
+            response
         }
     }
 }

@@ -1,18 +1,47 @@
-//! The built console's static files at `/opsconsole/v2/`: files by path, `index.html` for every other path under
-//! it (so deep links work), and a short page when the console is not built.
+//! The console and health: the built console's static files at `/opsconsole/v2/` (files by path, `index.html` for
+//! every other path under it so that deep links work, a short page when the console is not built), `/` redirecting
+//! to it, and `/healthz`.
 
 use std::path::PathBuf;
 
 use warp::filters::path::FullPath;
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
 const NOT_BUILT: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Upgrade console</title></head>\
 <body><h1>The console is not built</h1><p>Build it (see the README: <code>trunk build</code> in \
 <code>frontend/</code>) and start the agent with <code>--console-dir frontend/dist</code>. The API is served at \
 <code>/api/v1</code>.</p></body></html>";
 
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/healthz", "GET"),
+    ("/opsconsole/v2/{path}", "GET"),
+];
+
+/// The routes of this module.
+pub fn routes(
+    console_dir: Option<PathBuf>,
+) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    healthz().or(root()).or(console(console_dir))
+}
+
+/// GET /healthz
+pub fn healthz() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})))
+}
+
+/// GET /
+pub fn root() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path::end()
+        .and(warp::get())
+        .map(|| warp::redirect::see_other(warp::http::Uri::from_static("/opsconsole/v2/")))
+}
+
 /// GET /opsconsole/v2/...
-pub fn routes(console_dir: Option<PathBuf>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+pub fn console(console_dir: Option<PathBuf>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
     let base = warp::path("opsconsole").and(warp::path("v2"));
     // `/opsconsole/v2` without its slash: relative asset paths need it.
     let slashless = base

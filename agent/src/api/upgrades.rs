@@ -1,0 +1,297 @@
+//! Upgrades: checking and starting one, the records, stopping and retrying, a record's configuration and log.
+
+use serde::Deserialize;
+use shared::api::{Me, Role, UpgradeCheck, UpgradeMode, UpgradeStarted};
+use shared::report::{Finding, Severity};
+use warp::filters::multipart::FormData;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+use super::problem::Problem;
+use super::upgrade_form::{Assessment, assess, parse_word, read_form};
+use super::{State, attachment, session_with, with_state};
+use crate::records::{self, NewRecord};
+
+/// Room for the multipart framing and the form's small fields around the configuration file.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+
+/// This module's paths and the methods each answers, for the `Allow` header of a 405.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/api/v1/upgrades/check", "POST"),
+    ("/api/v1/upgrades", "GET, POST"),
+    ("/api/v1/upgrades/{id}", "GET"),
+    ("/api/v1/upgrades/{id}/stop", "POST"),
+    ("/api/v1/upgrades/{id}/retry", "POST"),
+    ("/api/v1/upgrades/{id}/config", "GET"),
+    ("/api/v1/upgrades/{id}/logs", "GET"),
+];
+
+/// The routes of this module.
+pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    check(state.clone())
+        .or(start(state.clone()))
+        .or(list(state.clone()))
+        .or(detail(state.clone()))
+        .or(stop(state.clone()))
+        .or(retry(state.clone()))
+        .or(config(state.clone()))
+        .or(logs(state))
+}
+
+/// POST /api/v1/upgrades/check
+pub fn check(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = state.limits.max_upload_bytes + FORM_OVERHEAD;
+    warp::path!("api" / "v1" / "upgrades" / "check")
+        .and(warp::post())
+        .and(session_with(state.clone(), Role::Operator))
+        .and(warp::multipart::form().max_length(limit))
+        .and(with_state(state))
+        .and_then(check_form)
+}
+
+async fn check_form(_me: Me, form: FormData, state: State) -> Result<impl Reply, Rejection> {
+    let form = read_form(form, state.limits.max_upload_bytes).await?;
+    let assessment = assess(&form, &state).await?;
+    Ok(warp::reply::json(&UpgradeCheck {
+        report: assessment.report,
+        zero_downtime: assessment.decision,
+    }))
+}
+
+/// POST /api/v1/upgrades
+pub fn start(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = state.limits.max_upload_bytes + FORM_OVERHEAD;
+    warp::path!("api" / "v1" / "upgrades")
+        .and(warp::post())
+        .and(session_with(state.clone(), Role::Operator))
+        .and(warp::multipart::form().max_length(limit))
+        .and(with_state(state))
+        .and_then(start_upgrade)
+}
+
+async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Reply, Rejection> {
+    let form = read_form(form, state.limits.max_upload_bytes).await?;
+    let mode: UpgradeMode = parse_word(
+        "mode",
+        form.mode.as_deref(),
+        "`zero-downtime` or `downtime`",
+    )?;
+    let Assessment {
+        mut report,
+        decision,
+        kind,
+        config,
+        from_version,
+        from,
+        to_version,
+        to_manifest,
+        values,
+    } = assess(&form, &state).await?;
+    if mode == UpgradeMode::ZeroDowntime && !decision.allowed {
+        report
+            .findings
+            .extend(decision.reasons.into_iter().map(|mut reason| {
+                reason.severity = Severity::Error;
+                reason.message = format!("zero-downtime is not possible: {}", reason.message);
+                reason
+            }));
+    }
+    let needs_confirmation = report.findings.iter().any(|f| f.needs_confirmation);
+    if needs_confirmation && !form.template_mismatch_confirmed {
+        report.findings.push(Finding::error(
+            "confirmation-required",
+            "the configuration's template differs from the version's: confirm it (template_mismatch_confirmed=true)",
+        ));
+    }
+    if !form.risk_accepted {
+        report.findings.push(Finding::error(
+            "risk-not-accepted",
+            "accept the risk disclaimer (risk_accepted=true) to start an upgrade",
+        ));
+    }
+    report.ok = !report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    let values = match values {
+        Some(values) if report.ok => values,
+        _ => {
+            report.ok = false;
+            return Err(Problem::Invalid(report).into());
+        }
+    };
+    let mut acknowledgements = vec!["started", "risk-accepted"];
+    if needs_confirmation {
+        acknowledgements.push("template-mismatch-confirmed");
+    }
+    let (config_file_name, config) = config;
+    let new = NewRecord {
+        from_version,
+        from_values: from.values,
+        to_version,
+        to_values: values,
+        mode,
+        config_kind: kind,
+        config_file_name,
+        config,
+        started_by: me.username.clone(),
+        retry_of: None,
+        acknowledgements,
+    };
+    // The manifests read and checked above go to the engine as they are: nothing is read or checked twice.
+    let id = state
+        .ops
+        .start(new, from.manifest, to_manifest)
+        .await
+        .map_err(Problem::from)?;
+    tracing::info!(user = %me.username, upgrade = id, "upgrade started");
+    Ok(warp::reply::with_status(
+        warp::reply::json(&UpgradeStarted { id }),
+        StatusCode::ACCEPTED,
+    ))
+}
+
+/// GET /api/v1/upgrades
+pub fn list(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades")
+        .and(warp::get())
+        .and(session_with(state.clone(), Role::Viewer))
+        .and(with_state(state))
+        .and_then(list_upgrades)
+}
+
+async fn list_upgrades(_me: Me, state: State) -> Result<impl Reply, Rejection> {
+    let list = state
+        .db
+        .run(|conn| records::list(conn))
+        .await
+        .map_err(Problem::from)?;
+    Ok(warp::reply::json(&list))
+}
+
+/// GET /api/v1/upgrades/{id}
+pub fn detail(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades" / i64)
+        .and(warp::get())
+        .and(session_with(state.clone(), Role::Viewer))
+        .and(with_state(state))
+        .and_then(show_detail)
+}
+
+async fn show_detail(id: i64, _me: Me, state: State) -> Result<impl Reply, Rejection> {
+    let replicas = state.ops.engine().applications();
+    let detail = state
+        .db
+        .run(move |conn| records::detail(conn, id, replicas))
+        .await
+        .map_err(Problem::from)?;
+    let detail =
+        detail.ok_or_else(|| Problem::not_found(format!("upgrade {id} does not exist")))?;
+    Ok(warp::reply::json(&detail))
+}
+
+/// POST /api/v1/upgrades/{id}/stop
+pub fn stop(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades" / i64 / "stop")
+        .and(warp::post())
+        .and(session_with(state.clone(), Role::Operator))
+        .and(with_state(state))
+        .and_then(stop_upgrade)
+}
+
+async fn stop_upgrade(id: i64, me: Me, state: State) -> Result<impl Reply, Rejection> {
+    state
+        .ops
+        .stop(id, &me.username)
+        .await
+        .map_err(Problem::from)?;
+    tracing::info!(user = %me.username, upgrade = id, "force stop requested");
+    Ok(warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({"id": id, "stopping": true})),
+        StatusCode::ACCEPTED,
+    ))
+}
+
+/// POST /api/v1/upgrades/{id}/retry
+pub fn retry(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades" / i64 / "retry")
+        .and(warp::post())
+        .and(session_with(state.clone(), Role::Operator))
+        .and(with_state(state))
+        .and_then(retry_upgrade)
+}
+
+async fn retry_upgrade(id: i64, me: Me, state: State) -> Result<impl Reply, Rejection> {
+    let new_id = state
+        .ops
+        .retry(id, &me.username)
+        .await
+        .map_err(Problem::from)?;
+    tracing::info!(user = %me.username, upgrade = id, retry = new_id, "upgrade retried");
+    Ok(warp::reply::with_status(
+        warp::reply::json(&UpgradeStarted { id: new_id }),
+        StatusCode::ACCEPTED,
+    ))
+}
+
+/// GET /api/v1/upgrades/{id}/config
+pub fn config(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades" / i64 / "config")
+        .and(warp::get())
+        .and(session_with(state.clone(), Role::Viewer))
+        .and(with_state(state))
+        .and_then(download_config)
+}
+
+async fn download_config(id: i64, _me: Me, state: State) -> Result<impl Reply, Rejection> {
+    let config = state
+        .db
+        .run(move |conn| records::config(conn, id))
+        .await
+        .map_err(Problem::from)?;
+    let config =
+        config.ok_or_else(|| Problem::not_found(format!("upgrade {id} does not exist")))?;
+    attachment(&config.file_name, config.bytes)
+}
+
+/// Query of `GET .../logs`.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    /// Entries with seq greater than this.
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many (default 1000, at most 10000).
+    pub limit: Option<u32>,
+}
+
+/// GET /api/v1/upgrades/{id}/logs
+pub fn logs(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "v1" / "upgrades" / i64 / "logs")
+        .and(warp::get())
+        .and(session_with(state.clone(), Role::Viewer))
+        .and(warp::query::<LogQuery>())
+        .and(with_state(state))
+        .and_then(read_logs)
+}
+
+async fn read_logs(
+    id: i64,
+    _me: Me,
+    query: LogQuery,
+    state: State,
+) -> Result<impl Reply, Rejection> {
+    let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
+    let found = state
+        .db
+        .run(move |conn| {
+            if records::summary(conn, id)?.is_none() {
+                return Ok(None);
+            }
+            records::logs(conn, id, query.after, limit).map(Some)
+        })
+        .await
+        .map_err(Problem::from)?;
+    let entries =
+        found.ok_or_else(|| Problem::not_found(format!("upgrade {id} does not exist")))?;
+    Ok(warp::reply::json(&entries))
+}
