@@ -126,9 +126,10 @@ fn demo() -> &'static (VersionPackage, Bundle) {
     })
 }
 
-/// The non-standard check. The input is up to six parts separated by NUL bytes: the bundle's `values.yaml`, an
-/// overlay's path under `overlay/`, that overlay's text, the values running now, and replacements of the chart's
-/// `values.yaml` and `Chart.yaml`; missing parts keep the demo bundle's own files.
+/// The non-standard check. The input is up to eight parts separated by NUL bytes: the bundle's `values.yaml`, an
+/// overlay's path under `overlay/`, that overlay's text, the values running now, replacements of the chart's
+/// `values.yaml` and `Chart.yaml`, its `values.schema.json`, and a subchart's `charts/sub/values.yaml`; missing
+/// parts keep the demo bundle's own files.
 pub fn non_standard(data: &[u8]) {
     let (package, good) = demo();
     let mut bundle = good.clone();
@@ -150,6 +151,12 @@ pub fn non_standard(data: &[u8]) {
     }
     if let Some(chart) = parts.next() {
         put("product/dataphin/Chart.yaml".into(), chart);
+    }
+    if let Some(schema) = parts.next() {
+        put("product/dataphin/values.schema.json".into(), schema);
+    }
+    if let Some(subchart) = parts.next() {
+        put("product/dataphin/charts/sub/values.yaml".into(), subchart);
     }
     let (report, values) = shared::nonstandard::check_non_standard_bundle(
         package,

@@ -52,7 +52,16 @@ seed_all() {
       printf '\0'; cat demo/config/values-V5.1.2.02.yaml
     } >"$tmp/$(basename "$bundle")"
   done
-  seed non_standard "$tmp"/nonstandard-*
+  # A chart with a schema and a subchart (parts 5 to 8), so the fuzzer starts inside those rules.
+  {
+    printf 'controller:\n  replicaCount: "2"\n  nodeSelector: {role: ingress}\nsub:\n  replicas: 3\n  extra: {a: 1}\n'
+    printf '\0values.yaml\0controller:\n  resources: {limits: {cpu: 1}}\n\0controller: {replicaCount: 1}\n\0'
+    printf 'controller:\n  replicaCount: 1\n  nodeSelector: {}\n  resources: {requests: {cpu: 100m}}\nsub: {}\n\0'
+    printf 'apiVersion: v2\nname: dataphin\nversion: 1.0.0\ndependencies:\n  - name: subchart\n    alias: sub\n    version: 1.x\n\0'
+    printf '{"type":"object","properties":{"controller":{"type":"object","additionalProperties":false,"properties":{"replicaCount":{"type":"integer"},"nodeSelector":{"type":"object"},"resources":{"type":"object"}}},"sub":{"type":"object"}}}\0'
+    printf 'replicas: 1\nextra: {}\n'
+  } >"$tmp/chart-with-schema-and-subchart"
+  seed non_standard "$tmp"/nonstandard-* "$tmp/chart-with-schema-and-subchart"
   rm -rf "$tmp"
 }
 
