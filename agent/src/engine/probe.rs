@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shared::api::{Availability, ProbeMeasurement};
-use shared::keypath::{KeyPath, Segment};
+use shared::keypath::KeyPath;
+use shared::limits::Limits;
 use shared::probes::{HttpCall, JobProbe, LogonProbe, ProbeKind};
+use shared::yaml::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -81,21 +83,16 @@ pub struct Probe {
     tasks: JoinSet<()>,
 }
 
-/// The value at a key path of YAML values, as text when it is a scalar.
+/// The value at a key path of YAML values, as text when it is a scalar (read as the shared checks read values).
 pub fn value_at(values: &str, path: &KeyPath) -> Option<String> {
-    let root: serde_json::Value = serde_norway::from_str(values).ok()?;
-    let mut at = &root;
-    for segment in &path.0 {
-        at = match segment {
-            Segment::Key(key) => at.get(key)?,
-            Segment::Index(index) => at.get(*index)?,
-        };
-    }
-    match at {
-        serde_json::Value::String(text) => Some(text.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+    let root =
+        shared::yaml::parse_mapping("values.yaml", values.as_bytes(), &Limits::default()).ok()?;
+    match root.get(path)? {
+        Value::String(text) => Some(text.clone()),
+        Value::Integer(n) => Some(n.to_string()),
+        Value::Float(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::List(_) | Value::Map(_) => None,
     }
 }
 
