@@ -292,11 +292,14 @@ pub struct Availability {
     pub probes: Vec<ProbeMeasurement>,
 }
 
+/// What a version without probes records, logs and shows.
+pub const NO_PROBE: &str = "no availability probe declared";
+
 impl Availability {
     /// What the operator reads instead of a percentage when no call was made, `None` when calls were made.
     pub fn no_call_reason(&self) -> Option<&'static str> {
         match (self.calls, self.probes.is_empty()) {
-            (0, true) => Some("no availability probe declared"),
+            (0, true) => Some(NO_PROBE),
             (0, false) => Some("no call made"),
             _ => None,
         }

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::api::{Availability, ProbeMeasurement};
+use shared::api::{Availability, NO_PROBE, ProbeMeasurement};
 use shared::keypath::KeyPath;
 use shared::limits::Limits;
 use shared::probes::{HttpCall, JobProbe, LogonProbe, ProbeKind};
@@ -29,9 +29,6 @@ const MAX_JOBS_IN_FLIGHT: usize = 256;
 const POLL_EVERY: Duration = Duration::from_millis(200);
 /// The longest one HTTP call of a probe may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a version without probes records and logs.
-pub const NO_PROBE: &str = "no availability probe declared";
 
 /// The calls of one probe so far.
 #[derive(Default)]
