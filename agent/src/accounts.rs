@@ -7,13 +7,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params};
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
-use shared::api::{Me, Role};
+use rusqlite::{Connection, OptionalExtension, params};
+use shared::api::{AccountChange, AccountView, Me, Role, UnknownRole};
 
 use crate::db::{self, Db};
 use crate::{Error, Result};
@@ -98,32 +98,72 @@ pub fn ensure_admin(db: &Db, password: Option<&str>) -> Result<Option<String>> {
     Ok(generated.then_some(password))
 }
 
-/// Creates account `username` with `role` and `password`; refused when the name is taken or unusable.
-pub fn create(db: &Db, username: &str, role: Role, password: &str) -> Result<()> {
-    let refused = |reason: &str| Error::Account {
-        account: username.to_string(),
-        reason: reason.to_string(),
-    };
+/// Why a change to an account is refused; the API answers each with its own status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The name breaks the naming rule.
+    #[error("a name is 1 to 64 letters, digits, dots, dashes or underscores")]
+    BadName,
+    /// Another account has the name.
+    #[error("the name is taken")]
+    NameTaken,
+    /// The new password has this many characters, fewer than [`MIN_PASSWORD_CHARS`].
+    #[error("the password has {0} characters; it needs at least {MIN_PASSWORD_CHARS}")]
+    ShortPassword(usize),
+    /// No account has the name.
+    #[error("no such account")]
+    Unknown,
+    /// The change would leave the agent without an admin; says what was refused (`removed`, `demoted`).
+    #[error("it is the last admin and cannot be {0}: make another account admin first")]
+    LastAdmin(&'static str),
+    /// The role stored for the account names no role.
+    #[error("{0}")]
+    StoredRole(UnknownRole),
+}
+
+/// The error refusing a change to `account`.
+fn refused(account: &str, refusal: Refusal) -> Error {
+    Error::Account {
+        account: account.to_string(),
+        refusal,
+    }
+}
+
+/// Records in the account audit that `by` made `what` to `account`, inside the change's transaction (so that no
+/// change is made without its entry).
+fn audit(conn: &Connection, by: &str, account: &str, what: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO account_changes (account, what, who, at) VALUES (?1, ?2, ?3, ?4)",
+        params![account, what, by, db::now()],
+    )?;
+    Ok(())
+}
+
+/// Creates account `username` with `role` and `password`, recorded as done by `by`; refused when the name is
+/// taken or unusable or the password too short.
+pub fn create(db: &Db, by: &str, username: &str, role: Role, password: &str) -> Result<()> {
     if username.is_empty()
         || username.len() > 64
         || !username
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     {
-        return Err(refused(
-            "a name is 1 to 64 letters, digits, dots, dashes or underscores",
-        ));
+        return Err(refused(username, Refusal::BadName));
     }
     check_password(username, password)?;
     let hash = hash_password(password)?;
-    let inserted = db.lock().execute(
+    let mut conn = db.lock();
+    let tx = conn.transaction()?;
+    let inserted = tx.execute(
         "INSERT INTO accounts (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (username) DO NOTHING",
         params![username, role.as_str(), hash, db::now()],
     )?;
     if inserted == 0 {
-        return Err(refused("the name is taken"));
+        return Err(refused(username, Refusal::NameTaken));
     }
+    audit(&tx, by, username, &format!("added with the {role} role"))?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -131,50 +171,46 @@ pub fn create(db: &Db, username: &str, role: Role, password: &str) -> Result<()>
 fn check_password(username: &str, password: &str) -> Result<()> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(Error::Account {
-            account: username.to_string(),
-            reason: format!(
-                "the password has {chars} characters; it needs at least {MIN_PASSWORD_CHARS}"
-            ),
-        });
+        return Err(refused(username, Refusal::ShortPassword(chars)));
     }
     Ok(())
 }
 
-/// An error naming `username` as an account that does not exist.
-fn unknown(username: &str) -> Error {
-    Error::Account {
-        account: username.to_string(),
-        reason: "no such account".to_string(),
-    }
-}
-
-/// One account as `agent users list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountInfo {
-    /// The account's name.
-    pub username: String,
-    /// Its role as stored (a word that names no role is shown as it is).
-    pub role: String,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When its latest open session began, in seconds since the Unix epoch (unknown once all have ended).
-    pub last_logon: Option<i64>,
-}
-
-/// Every account, by name.
-pub fn list(db: &Db) -> Result<Vec<AccountInfo>> {
+/// Every account, by name, without its password hash.
+pub fn list(db: &Db) -> Result<Vec<AccountView>> {
     let conn = db.lock();
     let mut statement = conn.prepare(
         "SELECT a.username, a.role, a.created_at, MAX(s.created_at) FROM accounts a
          LEFT JOIN sessions s ON s.username = a.username GROUP BY a.username ORDER BY a.username",
     )?;
     let rows = statement.query_map([], |r| {
-        Ok(AccountInfo {
+        let last_logon: Option<i64> = r.get(3)?;
+        Ok(AccountView {
             username: r.get(0)?,
             role: r.get(1)?,
             created_at: r.get(2)?,
-            last_logon: r.get(3)?,
+            last_logon: last_logon
+                .and_then(|secs| u64::try_from(secs).ok())
+                .map(|secs| {
+                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs))
+                        .to_string()
+                }),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The newest `limit` entries of the account audit, newest first.
+pub fn changes(db: &Db, limit: u32) -> Result<Vec<AccountChange>> {
+    let conn = db.lock();
+    let mut statement = conn
+        .prepare("SELECT account, what, who, at FROM account_changes ORDER BY id DESC LIMIT ?1")?;
+    let rows = statement.query_map([limit], |r| {
+        Ok(AccountChange {
+            account: r.get(0)?,
+            what: r.get(1)?,
+            by: r.get(2)?,
+            at: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -182,7 +218,7 @@ pub fn list(db: &Db) -> Result<Vec<AccountInfo>> {
 
 /// Refuses when `username` is the only admin (so that the agent always keeps one account able to manage the
 /// others); `doing` says what was refused.
-fn keep_an_admin(conn: &rusqlite::Connection, username: &str, doing: &str) -> Result<()> {
+fn keep_an_admin(conn: &Connection, username: &str, doing: &'static str) -> Result<()> {
     let (is_admin, admins): (bool, i64) = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM accounts WHERE username = ?1 AND role = 'admin'),
                 (SELECT COUNT(*) FROM accounts WHERE role = 'admin')",
@@ -190,32 +226,29 @@ fn keep_an_admin(conn: &rusqlite::Connection, username: &str, doing: &str) -> Re
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if is_admin && admins <= 1 {
-        return Err(Error::Account {
-            account: username.to_string(),
-            reason: format!(
-                "it is the last admin and cannot be {doing}: make another account admin first"
-            ),
-        });
+        return Err(refused(username, Refusal::LastAdmin(doing)));
     }
     Ok(())
 }
 
-/// Removes account `username` and ends its sessions at once; refused for an unknown account or the last admin.
-pub fn remove(db: &Db, username: &str) -> Result<()> {
+/// Removes account `username` and ends its sessions at once, recorded as done by `by`; refused for an unknown
+/// account or the last admin.
+pub fn remove(db: &Db, by: &str, username: &str) -> Result<()> {
     let mut conn = db.lock();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     keep_an_admin(&tx, username, "removed")?;
     tx.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
     if tx.execute("DELETE FROM accounts WHERE username = ?1", [username])? == 0 {
-        return Err(unknown(username));
+        return Err(refused(username, Refusal::Unknown));
     }
+    audit(&tx, by, username, "removed; its sessions ended")?;
     tx.commit()?;
     Ok(())
 }
 
-/// Gives account `username` the role `role` (its sessions have it from their next request); refused for an
-/// unknown account or for demoting the last admin. Returns the role it had.
-pub fn set_role(db: &Db, username: &str, role: Role) -> Result<String> {
+/// Gives account `username` the role `role` (its sessions have it from their next request), recorded as done by
+/// `by`; refused for an unknown account or for demoting the last admin. Returns the role it had.
+pub fn set_role(db: &Db, by: &str, username: &str, role: Role) -> Result<String> {
     let mut conn = db.lock();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let before: String = tx
@@ -225,7 +258,7 @@ pub fn set_role(db: &Db, username: &str, role: Role) -> Result<String> {
             |r| r.get(0),
         )
         .optional()?
-        .ok_or_else(|| unknown(username))?;
+        .ok_or_else(|| refused(username, Refusal::Unknown))?;
     if role != Role::Admin {
         keep_an_admin(&tx, username, "demoted")?;
     }
@@ -233,13 +266,15 @@ pub fn set_role(db: &Db, username: &str, role: Role) -> Result<String> {
         "UPDATE accounts SET role = ?2 WHERE username = ?1",
         params![username, role.as_str()],
     )?;
+    audit(&tx, by, username, &format!("role {before} -> {role}"))?;
     tx.commit()?;
     Ok(before)
 }
 
 /// Sets a new password for account `username` and ends all its sessions (a password change is how an operator
-/// shuts out whoever knew the old one); refused for an unknown account or a too short password.
-pub fn set_password(db: &Db, username: &str, password: &str) -> Result<()> {
+/// shuts out whoever knew the old one), recorded as done by `by`; refused for an unknown account or a too short
+/// password.
+pub fn set_password(db: &Db, by: &str, username: &str, password: &str) -> Result<()> {
     check_password(username, password)?;
     let hash = hash_password(password)?;
     let mut conn = db.lock();
@@ -249,9 +284,10 @@ pub fn set_password(db: &Db, username: &str, password: &str) -> Result<()> {
         params![username, hash],
     )?;
     if changed == 0 {
-        return Err(unknown(username));
+        return Err(refused(username, Refusal::Unknown));
     }
     tx.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
+    audit(&tx, by, username, "password set; its sessions ended")?;
     tx.commit()?;
     Ok(())
 }
@@ -259,10 +295,7 @@ pub fn set_password(db: &Db, username: &str, password: &str) -> Result<()> {
 /// The role stored for `account`; an error naming the account when the word names no role.
 fn stored_role(account: &str, word: &str) -> Result<Role> {
     word.parse()
-        .map_err(|e: shared::api::UnknownRole| Error::Account {
-            account: account.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e: UnknownRole| refused(account, Refusal::StoredRole(e)))
 }
 
 /// How a logon attempt ended.
@@ -537,12 +570,22 @@ mod tests {
      {
         let dir = tempfile::tempdir().expect("temporary directory");
         let db = Db::open(dir.path()).expect("database");
-        create(&db, "olga", Role::Operator, "olga-password").expect("create olga");
-        let taken =
-            create(&db, "olga", Role::Viewer, "other-password").expect_err("the name is taken");
+        create(&db, "admin", "olga", Role::Operator, "olga-password").expect("create olga");
+        let taken = create(&db, "admin", "olga", Role::Viewer, "other-password")
+            .expect_err("the name is taken");
         assert_eq!(taken.to_string(), "account `olga`: the name is taken");
-        assert!(create(&db, "no spaces", Role::Viewer, "long-enough-password").is_err());
-        let short = create(&db, "oscar", Role::Viewer, "elevenchars").expect_err("too short");
+        assert!(
+            create(
+                &db,
+                "admin",
+                "no spaces",
+                Role::Viewer,
+                "long-enough-password"
+            )
+            .is_err()
+        );
+        let short =
+            create(&db, "admin", "oscar", Role::Viewer, "elevenchars").expect_err("too short");
         assert_eq!(
             short.to_string(),
             "account `oscar`: the password has 11 characters; it needs at least 12"

@@ -19,6 +19,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT NOT NULL,
     created_at    TEXT NOT NULL
 );
+-- The account audit: every change to an account and who made it (kept after the account is removed).
+CREATE TABLE IF NOT EXISTS account_changes (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    what    TEXT NOT NULL,
+    who     TEXT NOT NULL,
+    at      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sessions (
     token        TEXT PRIMARY KEY,
     username     TEXT NOT NULL REFERENCES accounts(username),

@@ -55,13 +55,13 @@ pub enum Error {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
-    /// An account cannot be used or created as asked (e.g. its stored role names no role).
-    #[error("account `{account}`: {reason}")]
+    /// An account cannot be used or changed as asked (e.g. its stored role names no role, it is the last admin).
+    #[error("account `{account}`: {refusal}")]
     Account {
         /// The account's name.
         account: String,
         /// Why.
-        reason: String,
+        refusal: accounts::Refusal,
     },
 }
 

@@ -6,10 +6,9 @@
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args as ClapArgs, Subcommand};
-use shared::api::Role;
+use shared::api::{AccountView, Role};
 
 use crate::accounts::{self, MIN_PASSWORD_CHARS};
 use crate::db::Db;
@@ -86,31 +85,39 @@ pub fn run(args: Args) -> i32 {
 fn act(args: &Args) -> Result<String, String> {
     let db = open(&args.data_dir)?;
     let text = |e: crate::Error| e.to_string();
+    let by = &who();
     match &args.action {
         Action::Add { name, role } => {
             let password = read_password(name)?;
-            accounts::create(&db, name, *role, &password).map_err(text)?;
+            accounts::create(&db, by, name, *role, &password).map_err(text)?;
             Ok(format!("account `{name}` added with the {role} role"))
         }
         Action::Passwd { name } => {
             let password = read_password(name)?;
-            accounts::set_password(&db, name, &password).map_err(text)?;
+            accounts::set_password(&db, by, name, &password).map_err(text)?;
             Ok(format!(
                 "password of `{name}` changed; its sessions are ended"
             ))
         }
         Action::Remove { name } => {
-            accounts::remove(&db, name).map_err(text)?;
+            accounts::remove(&db, by, name).map_err(text)?;
             Ok(format!("account `{name}` removed; its sessions are ended"))
         }
         Action::Role { name, role } => {
-            let before = accounts::set_role(&db, name, *role).map_err(text)?;
+            let before = accounts::set_role(&db, by, name, *role).map_err(text)?;
             Ok(format!(
                 "account `{name}`: role {before} -> {role} (from its next request)"
             ))
         }
         Action::List => Ok(table(&accounts::list(&db).map_err(text)?)),
     }
+}
+
+/// Who the account audit names for a change made here: the command line has no account, so the operating
+/// system's user (from `USER`, as the shell set it) stands for the person.
+fn who() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    format!("agent users (OS user {user})")
 }
 
 /// Opens the database of an agent that has started at least once (a database created here would hold accounts
@@ -128,7 +135,7 @@ fn open(data_dir: &std::path::Path) -> Result<Db, String> {
 }
 
 /// The accounts as an aligned table.
-fn table(accounts: &[accounts::AccountInfo]) -> String {
+fn table(accounts: &[AccountView]) -> String {
     let rows: Vec<[String; 4]> = accounts
         .iter()
         .map(|a| {
@@ -136,13 +143,7 @@ fn table(accounts: &[accounts::AccountInfo]) -> String {
                 a.username.clone(),
                 a.role.clone(),
                 a.created_at.clone(),
-                a.last_logon
-                    .and_then(|secs| u64::try_from(secs).ok())
-                    .map(|secs| {
-                        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs))
-                            .to_string()
-                    })
-                    .unwrap_or_else(|| "-".to_string()),
+                a.last_logon.clone().unwrap_or_else(|| "-".to_string()),
             ]
         })
         .collect();

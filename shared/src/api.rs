@@ -37,7 +37,8 @@ pub struct Me {
 
 /// What an account may do; each role may do everything the roles before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+// Read through `FromStr`, so that a request naming no role is told the word and the roles there are.
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Role {
     /// Reads records, logs, the cluster and versions.
     Viewer,
@@ -81,6 +82,74 @@ impl std::str::FromStr for Role {
             .find(|role| role.as_str() == word)
             .ok_or_else(|| UnknownRole(word.to_string()))
     }
+}
+
+impl TryFrom<String> for Role {
+    type Error = UnknownRole;
+
+    fn try_from(word: String) -> Result<Role, UnknownRole> {
+        word.parse()
+    }
+}
+
+/// One account in `GET /api/v1/accounts` (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The account's name.
+    pub username: String,
+    /// Its role as stored: `viewer`, `operator` or `admin` (a word that names no role is shown as it is).
+    pub role: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When its latest open session began (RFC 3339); none once all its sessions have ended.
+    pub last_logon: Option<String>,
+}
+
+/// One entry of the account audit: who changed which account, how and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountChange {
+    /// The account changed.
+    pub account: String,
+    /// What was done, e.g. `added with the operator role`, `role operator -> admin`, `removed; its sessions ended`.
+    pub what: String,
+    /// Who did it: the account of the session, or `agent users (OS user <name>)` for the command line.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// `GET /api/v1/accounts`: every account by name, and the newest changes to accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountList {
+    /// Every account, by name.
+    pub accounts: Vec<AccountView>,
+    /// The newest entries of the account audit, newest first (at most 50).
+    pub changes: Vec<AccountChange>,
+}
+
+/// `POST /api/v1/accounts` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAccount {
+    /// The account's name: 1 to 64 letters, digits, dots, dashes or underscores.
+    pub username: String,
+    /// What it may do.
+    pub role: Role,
+    /// Its password (at least 12 characters).
+    pub password: String,
+}
+
+/// `PUT /api/v1/accounts/{name}/role` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChange {
+    /// The new role.
+    pub role: Role,
+}
+
+/// `PUT /api/v1/accounts/{name}/password` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    /// The new password (at least 12 characters).
+    pub password: String,
 }
 
 /// The agent's limits for uploads, which the console applies before sending (`GET /api/v1/limits`).
@@ -606,7 +675,20 @@ mod tests {
             "Admin".parse::<Role>().unwrap_err().to_string(),
             "`Admin` is not a role (viewer, operator or admin)"
         );
-        assert!(serde_json::from_str::<Me>(r#"{"username":"x","role":"root"}"#).is_err());
+        let refused = serde_json::from_str::<Me>(r#"{"username":"x","role":"root"}"#)
+            .expect_err("no such role");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("`root` is not a role (viewer, operator or admin)"),
+            "{refused}"
+        );
+        assert_eq!(
+            serde_json::from_str::<RoleChange>(r#"{"role":"operator"}"#).expect("a role"),
+            RoleChange {
+                role: Role::Operator
+            }
+        );
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! with its handler next to it; this module puts them together behind the Origin check and the one `recover`, and
 //! holds the filters every resource shares: the state and the session.
 //!
-//! - `sessions`: logon, logout, the session's account, the limits.
+//! - `sessions`: logon, logout, the session's account, the limits; `accounts`: accounts, for admins.
 //! - `cluster`: what runs now; `versions`: version packages.
 //! - `upgrades`: upgrade records, starting, stopping and retrying (`upgrade_form`: the form and its checks).
 //! - `log_stream`: an upgrade's log, replayed then followed live over a websocket.
 //! - `console`: the built console, `/` and `/healthz`.
 //! - `problem`: what a refused request answers.
 
+mod accounts;
 mod cluster;
 mod console;
 mod log_stream;
@@ -109,7 +110,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Infa
         .or(cluster::routes(state.clone()).boxed())
         .or(versions::routes(state.clone()).boxed())
         .or(upgrades::routes(state.clone()).boxed())
-        .or(log_stream::routes(state.clone()).boxed());
+        .or(log_stream::routes(state.clone()).boxed())
+        .or(accounts::routes(state.clone()).boxed());
     let site = console::routes(state.console_dir.clone());
     origin_check(state)
         .and(api.or(site).or(method_not_allowed()))
@@ -117,8 +119,9 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Infa
 }
 
 /// Every path and the methods it answers, by resource.
-const PATHS: [&[(&str, &str)]; 6] = [
+const PATHS: [&[(&str, &str)]; 7] = [
     sessions::PATHS,
+    accounts::PATHS,
     cluster::PATHS,
     versions::PATHS,
     upgrades::PATHS,
@@ -146,8 +149,8 @@ fn method_not_allowed() -> impl Filter<Extract = (Response,), Error = Rejection>
         })
 }
 
-/// Whether `path` is one of `template`'s, as the routes match it: `{id}` is a number, `{version}` one segment,
-/// `{path}` the rest; a trailing slash is ignored.
+/// Whether `path` is one of `template`'s, as the routes match it: `{id}` is a number, `{version}` and `{name}` one
+/// segment, `{path}` the rest; a trailing slash is ignored.
 fn instance_of(template: &str, path: &str) -> bool {
     let path = match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
@@ -163,7 +166,7 @@ fn instance_of(template: &str, path: &str) -> bool {
         };
         let fits = match part {
             "{id}" => segment.parse::<i64>().is_ok(),
-            "{version}" => !segment.is_empty(),
+            "{version}" | "{name}" => !segment.is_empty(),
             literal => segment == literal,
         };
         if !fits {
@@ -317,6 +320,11 @@ mod tests {
             "/opsconsole/v2/{path}",
             "/opsconsole/v2/a/b.js"
         ));
+        assert!(instance_of(
+            "/api/v1/accounts/{name}/role",
+            "/api/v1/accounts/olga/role"
+        ));
+        assert!(!instance_of("/api/v1/accounts/{name}", "/api/v1/accounts"));
         assert!(!instance_of("/healthz", "/healthz/more"));
         assert!(!instance_of("/", "/anything"));
     }

@@ -91,13 +91,21 @@ impl Problem {
 
 impl From<crate::Error> for Problem {
     fn from(e: crate::Error) -> Self {
-        match e {
+        use crate::accounts::Refusal;
+        let crate::Error::Account { refusal, .. } = &e else {
+            return Problem::internal(e);
+        };
+        let (status, code) = match refusal {
             // An account the agent cannot use (its stored role names no role) gets nothing, and is told why.
-            crate::Error::Account { .. } => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            Refusal::StoredRole(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Refusal::Unknown => (StatusCode::NOT_FOUND, "not-found"),
+            Refusal::LastAdmin(_) => (StatusCode::CONFLICT, "last-admin"),
+            Refusal::NameTaken => (StatusCode::CONFLICT, "name-taken"),
+            Refusal::BadName | Refusal::ShortPassword(_) => {
+                (StatusCode::BAD_REQUEST, "bad-request")
             }
-            e => Problem::internal(e),
-        }
+        };
+        Problem::new(status, code, e.to_string())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The agent over real HTTP and websocket connections: the real binary on a loopback port, a temporary data
 //! directory, the local platform running the demo product's processes.
 
+mod accounts;
 mod crash;
 mod logs;
 mod openapi;

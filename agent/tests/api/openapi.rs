@@ -52,6 +52,7 @@ fn concrete(template: &str) -> String {
     template
         .replace("{version}", "V5.1.2.02")
         .replace("{id}", "1")
+        .replace("{name}", "nobody")
         .replace("{path}", "index.html")
 }
 

@@ -1,4 +1,4 @@
-//! Roles on every route: a viewer reads, an operator also changes, an admin may do both; without a session 401,
+//! Roles on every route: a viewer reads, an operator also changes, an admin also manages accounts; without a session 401,
 //! with too small a role 403 naming the role needed.
 
 use std::collections::BTreeSet;
@@ -18,6 +18,8 @@ enum Body {
     NotAPackage,
     /// A multipart form without fields.
     EmptyForm,
+    /// A JSON object without fields.
+    EmptyJson,
 }
 
 /// One row of the matrix: a route, the role it needs, and what it answers a role that may call it.
@@ -52,7 +54,7 @@ const fn row(
 }
 
 /// Every route that needs a session, except the websocket (checked with a real handshake below).
-const MATRIX: [Row; 16] = [
+const MATRIX: [Row; 21] = [
     row("GET", "/api/v1/me", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/limits", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/cluster", Role::Viewer, Body::Empty, 200),
@@ -138,6 +140,36 @@ const MATRIX: [Row; 16] = [
         Body::Empty,
         200,
     ),
+    row("GET", "/api/v1/accounts", Role::Admin, Body::Empty, 200),
+    // Bodies without fields, and an account that does not exist: the role passed, no account changes.
+    row(
+        "POST",
+        "/api/v1/accounts",
+        Role::Admin,
+        Body::EmptyJson,
+        400,
+    ),
+    row(
+        "DELETE",
+        "/api/v1/accounts/{name}",
+        Role::Admin,
+        Body::Empty,
+        404,
+    ),
+    row(
+        "PUT",
+        "/api/v1/accounts/{name}/role",
+        Role::Admin,
+        Body::EmptyJson,
+        400,
+    ),
+    row(
+        "PUT",
+        "/api/v1/accounts/{name}/password",
+        Role::Admin,
+        Body::EmptyJson,
+        400,
+    ),
 ];
 
 /// Routes that answer without a session.
@@ -160,6 +192,7 @@ async fn send(http: &reqwest::Client, url: String, row: &Row) -> (u16, serde_jso
             .header("content-type", "application/yaml")
             .body("product: [not, a, manifest"),
         Body::EmptyForm => request.multipart(Form::new()),
+        Body::EmptyJson => request.json(&serde_json::json!({})),
     };
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
@@ -223,7 +256,8 @@ async fn every_route_answers_each_role_as_the_role_allows() {
         let path = row
             .template
             .replace("{version}", "V5.1.2.04")
-            .replace("{id}", &id.to_string());
+            .replace("{id}", &id.to_string())
+            .replace("{name}", "nobody");
         for (role, http) in &sessions {
             let (status, body) = send(http, agent.at(&path), row).await;
             let who = role.map_or("no session".to_string(), |r| r.to_string());

@@ -224,7 +224,8 @@ impl Agent {
     pub async fn add_account(&self, name: &str, role: Role) -> Client {
         let db = agent::db::Db::open(&self.data_dir).expect("the agent's database");
         let password = format!("{name}-password");
-        agent::accounts::create(&db, name, role, &password).expect("create the account");
+        agent::accounts::create(&db, "test set-up", name, role, &password)
+            .expect("create the account");
         self.log_on(name, &password).await
     }
 
