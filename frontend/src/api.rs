@@ -7,8 +7,9 @@ use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ApiError, ClusterView, Limits, LoginRequest, Me, StreamMessage, UpgradeDetail, UpgradeMode,
-    UpgradeStarted, UpgradeSummary, VersionImported, VersionInfo,
+    AccountList, AccountView, ApiError, ClusterView, Limits, LoginRequest, Me, NewAccount,
+    PasswordChange, Role, RoleChange, StreamMessage, UpgradeDetail, UpgradeMode, UpgradeStarted,
+    UpgradeSummary, VersionImported, VersionInfo,
 };
 use shared::report::Report;
 use wasm_bindgen::JsValue;
@@ -201,6 +202,54 @@ pub async fn force_stop(id: i64) -> Result<()> {
 /// `POST /api/v1/upgrades/{id}/retry`: the new run's id.
 pub async fn retry(id: i64) -> Result<UpgradeStarted> {
     answer(send(Request::post(&format!("{API}/upgrades/{id}/retry"))).await?).await
+}
+
+/// `GET /api/v1/accounts`: every account and the newest changes to accounts (admins only).
+pub async fn accounts() -> Result<AccountList> {
+    get_json("/accounts").await
+}
+
+/// `POST /api/v1/accounts`: the account as added.
+pub async fn add_account(new: &NewAccount) -> Result<AccountView> {
+    let req = Request::post(&format!("{API}/accounts"))
+        .json(new)
+        .map_err(network)?;
+    answer(req.send().await.map_err(network)?).await
+}
+
+/// `PUT /api/v1/accounts/{name}/role`: the account with its new role.
+pub async fn change_role(name: &str, role: Role) -> Result<AccountView> {
+    let req = Request::put(&format!(
+        "{API}/accounts/{}/role",
+        session::encode_query(name)
+    ))
+    .json(&RoleChange { role })
+    .map_err(network)?;
+    answer(req.send().await.map_err(network)?).await
+}
+
+/// `PUT /api/v1/accounts/{name}/password`: all the account's sessions end.
+pub async fn set_password(name: &str, password: &str) -> Result<()> {
+    let body = PasswordChange {
+        password: password.to_string(),
+    };
+    let req = Request::put(&format!(
+        "{API}/accounts/{}/password",
+        session::encode_query(name)
+    ))
+    .json(&body)
+    .map_err(network)?;
+    nothing(req.send().await.map_err(network)?).await
+}
+
+/// `DELETE /api/v1/accounts/{name}`: its sessions end at once.
+pub async fn remove_account(name: &str) -> Result<()> {
+    let resp = send(Request::delete(&format!(
+        "{API}/accounts/{}",
+        session::encode_query(name)
+    )))
+    .await?;
+    nothing(resp).await
 }
 
 /// Where the configuration used by an upgrade is downloaded (an attachment with its file name).

@@ -1,5 +1,5 @@
-//! The operator console: log on, Upgrade Records, the Upgrade page with every check run in the browser, and the
-//! live progress of an upgrade.
+//! The operator console: log on, Upgrade Records, the Upgrade page with every check run in the browser, the
+//! live progress of an upgrade, and the accounts for admins.
 //!
 //! # Layout
 //! - `answer`: a question to the agent and its answer, as a signal the pages show.
@@ -8,7 +8,7 @@
 //! - `nav`: which page the address bar names, and moving between pages.
 //! - `session`, `log_buffer`, `findings`, `upgrade_form`, `format`: plain logic the components call.
 //! - `components`: report view, progress bar, log viewer, replica map, in-progress banner.
-//! - `pages`: logon, records, upgrade, progress.
+//! - `pages`: logon, records, upgrade, progress, accounts.
 
 pub mod answer;
 pub mod api;
@@ -25,6 +25,7 @@ pub mod upgrade_form;
 use leptos::prelude::*;
 
 use nav::Page;
+use shared::api::Role;
 
 /// Mounts the console on the page's body.
 pub fn start() {
@@ -74,6 +75,10 @@ fn Shell(page: Memo<Page>) -> impl IntoView {
             <nav>
                 <a href=home id="nav-records" aria-current=current(Page::Records)>"Upgrade Records"</a>
                 <a href=session::page("/upgrade") id="nav-upgrade" aria-current=current(Page::Upgrade)>"Upgrade"</a>
+                // Only admins manage accounts: the others are not shown a page they cannot use.
+                {move || answer::ok(me).is_some_and(|m| m.role == Role::Admin).then(|| view! {
+                    <a href=session::page("/accounts") id="nav-accounts" aria-current=current(Page::Accounts)>"Accounts"</a>
+                })}
             </nav>
             <div class="who">
                 <span id="current-user">
@@ -87,6 +92,7 @@ fn Shell(page: Memo<Page>) -> impl IntoView {
                 Page::Records => view! { <pages::records::RecordsPage /> }.into_any(),
                 Page::Upgrade => view! { <pages::upgrade::UpgradePage /> }.into_any(),
                 Page::Progress(id) => view! { <pages::progress::ProgressPage id /> }.into_any(),
+                Page::Accounts => view! { <pages::accounts::AccountsPage me /> }.into_any(),
                 Page::Login { .. } | Page::NotFound => view! {
                     <h1>"Page not found"</h1>
                     <a href=session::page("/")>"Upgrade Records"</a>

@@ -1,6 +1,6 @@
 //! Which page the operator is on, read from the address bar, and moving between pages without reloading.
 //!
-//! The console has four pages under [`session::BASE`]; this small router replaces `leptos_router`, whose
+//! The console has five pages under [`session::BASE`]; this small router replaces `leptos_router`, whose
 //! nesting and parameter machinery the console did not use: the wasm lost 11 % with it (docs/console.md). Links stay plain `<a href>`: a click on one that points inside the console is taken over
 //! here, the rest (downloads, the API, other sites, a click with a modifier key) is left to the browser.
 
@@ -20,6 +20,8 @@ pub enum Page {
     Upgrade,
     /// `/upgrades/{id}`: an upgrade's progress.
     Progress(i64),
+    /// `/accounts`: the accounts, for admins.
+    Accounts,
     /// Anything else.
     NotFound,
 }
@@ -32,6 +34,7 @@ impl Page {
         match inside {
             "" => Page::Records,
             "/upgrade" => Page::Upgrade,
+            "/accounts" => Page::Accounts,
             "/login" => Page::Login {
                 next: session::safe_next(query_value(query, "next").as_deref()),
             },
@@ -154,6 +157,7 @@ mod tests {
         );
         assert_eq!(Page::at("/opsconsole/v2/upgradex", ""), Page::NotFound);
         assert_eq!(Page::at("/upgrade", ""), Page::Upgrade);
+        assert_eq!(Page::at("/opsconsole/v2/accounts", ""), Page::Accounts);
     }
 
     #[test]
