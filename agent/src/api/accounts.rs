@@ -93,7 +93,7 @@ async fn add_account(me: Me, new: NewAccount, state: State) -> Result<impl Reply
 
 /// The account `name` as listed; 404 when there is none.
 async fn account(state: &State, name: String) -> Result<shared::api::AccountView, Rejection> {
-    let listed = blocking(state, |db| accounts::list(db)).await?;
+    let listed = blocking(state, accounts::list).await?;
     listed
         .into_iter()
         .find(|a| a.username == name)

@@ -147,7 +147,7 @@ fn AddAccount(on_added: Callback<()>) -> impl IntoView {
 #[component]
 fn AccountsTable(accounts: Vec<AccountView>, me: String, changed: Callback<()>) -> impl IntoView {
     view! {
-        <table class="table records" id="accounts">
+        <table class="table accounts" id="accounts">
             <thead>
                 <tr>
                     <th>"Name"</th><th>"Role"</th><th>"Created"</th><th>"Last logon"</th>
