@@ -83,10 +83,53 @@ async fn an_admin_adds_an_operator_who_then_sees_no_accounts_page() -> Result<()
     );
     console.screenshot("accounts").await;
 
+    // The last admin can be neither demoted nor removed (after the confirmation): the refusal is next to the control.
+    let admin_row = "#accounts tr[data-account='admin']";
+    console
+        .find(&format!("{admin_row} .role-select"))
+        .await?
+        .select_by_value("viewer")
+        .await?;
+    console.click(&format!("{admin_row} .change-role")).await?;
+    console
+        .wait_text(
+            &format!("{admin_row} td:nth-child(2) .control-error"),
+            "account `admin`: it is the last admin and cannot be demoted",
+            SHORT,
+        )
+        .await?;
+    console
+        .click(&format!("{admin_row} .remove-account"))
+        .await?;
+    console.client.accept_alert().await?;
+    console
+        .wait_text(
+            &format!("{admin_row} td:nth-child(6) .control-error"),
+            "it is the last admin and cannot be removed",
+            SHORT,
+        )
+        .await?;
+
+    // The operator's password is reset; it logs on with the new one below.
+    let oscar_row = "#accounts tr[data-account='oscar']";
+    console
+        .type_into(
+            &format!("{oscar_row} .new-password"),
+            "oscar-reset-password",
+        )
+        .await?;
+    console
+        .click(&format!("{oscar_row} .reset-password"))
+        .await?;
+    console
+        .wait_text(oscar_row, "Password set; its sessions ended.", SHORT)
+        .await?;
+    console.screenshot("accounts-refusals").await;
+
     // The operator logs on: no Accounts entry, and the page's address says why it cannot be used.
     console.click("#log-off").await?;
     console.find("#username").await?;
-    log_on_as(&console, "oscar", "short-enough-now").await?;
+    log_on_as(&console, "oscar", "oscar-reset-password").await?;
     console
         .wait_text("#current-user", "oscar (operator)", SHORT)
         .await?;
