@@ -486,3 +486,69 @@ async fn a_target_that_cannot_roll_says_why_and_selects_downtime() -> Result<()>
     console.close().await;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
+async fn a_viewer_sees_what_it_cannot_do_disabled_with_the_reason() -> Result<()> {
+    let console = Console::start().await?;
+    console.add_account("victor", "viewer", "victor-viewer-password")?;
+    console.open("/opsconsole/v2/upgrade").await?;
+    console.find("#username").await?;
+    console
+        .log_on_as("victor", "victor-viewer-password")
+        .await?;
+    console
+        .wait_text("#current-user", "victor (viewer)", SHORT)
+        .await?;
+
+    // Starting: the button stays disabled and the list of what is missing starts with the role.
+    let blockers = console
+        .wait_text(
+            "#blockers",
+            "Starting an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(
+        blockers.contains("Choose a target version."),
+        "the other reasons are listed too: {blockers}"
+    );
+    assert!(!console.enabled("#start-upgrade").await?);
+
+    // Uploading a configuration file, and a version package.
+    console
+        .wait_text(
+            "#config-file-refusal",
+            "Checking a configuration for an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#config-file").await?);
+    console.click("#upload-version summary").await?;
+    console
+        .wait_text(
+            "#version-file-refusal",
+            "Uploading a version needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#version-file").await?);
+    console
+        .screenshot_of("#upload-version", "viewer-upload")
+        .await?;
+
+    // The agent refuses the same account in the same words, whatever the console shows.
+    let refused = console
+        .script(
+            "return fetch('/api/v1/versions', {method: 'POST', body: 'x'}).then(r => r.json().then(b => [r.status, b]))",
+        )
+        .await?;
+    assert_eq!(refused[0], 403, "{refused}");
+    assert_eq!(
+        refused[1]["message"],
+        "POST /api/v1/versions needs the operator role; you have the viewer role.",
+        "{refused}"
+    );
+    console.close().await;
+    Ok(())
+}
