@@ -2,7 +2,7 @@
 //! enforces on `POST /api/v1/upgrades`, written once so that the two cannot disagree.
 
 use crate::api::{Role, RoleRefusal, UpgradeMode, ZeroDowntimeDecision};
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, Severity};
 
 /// The role an account needs to start an upgrade.
 pub const ROLE_NEEDED: Role = Role::Operator;
@@ -93,7 +93,7 @@ impl Blocker {
                 .iter()
                 .map(|reason| {
                     let mut reason = reason.clone();
-                    reason.severity = crate::report::Severity::Error;
+                    reason.severity = Severity::Error;
                     reason.message = format!("zero-downtime is not possible: {}", reason.message);
                     reason
                 })

@@ -189,7 +189,7 @@ pub fn UpgradePage() -> impl IntoView {
     );
 
     let nav = crate::nav::navigator();
-    let start = Request::new();
+    let starting = Request::new();
     let send_start = move |_| {
         let request = config
             .get_untracked()
@@ -203,7 +203,7 @@ pub fn UpgradePage() -> impl IntoView {
                 bytes: file.bytes.to_vec(),
                 template_mismatch_confirmed: mismatch_confirmed.get_untracked(),
             });
-        start.send(async move {
+        starting.send(async move {
             match request {
                 Some(r) => api::start_upgrade(&r).await,
                 None => Err(api::Error::Decode("nothing to start".into())),
@@ -211,7 +211,7 @@ pub fn UpgradePage() -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        if let Some(Ok(started)) = start.answer.get() {
+        if let Some(Ok(started)) = starting.answer.get() {
             nav.go(&format!("/upgrades/{}", started.id));
         }
     });
@@ -336,11 +336,11 @@ pub fn UpgradePage() -> impl IntoView {
                 </ul>
             })}
             <button class="btn btn-primary btn-large" id="start-upgrade"
-                disabled=move || !can_start() || start.pending.get()
+                disabled=move || !can_start() || starting.pending.get()
                 on:click=send_start>
-                {move || if start.pending.get() { "Starting…" } else { "Start Upgrade" }}
+                {move || if starting.pending.get() { "Starting…" } else { "Start Upgrade" }}
             </button>
-            {move || start.answer.get().and_then(|r| r.err()).map(|e| match e {
+            {move || starting.answer.get().and_then(|r| r.err()).map(|e| match e {
                 api::Error::Rejected(report) => view! {
                     <div class="panel panel-error" role="alert"><p>"The agent refused to start:"</p><ReportView report /></div>
                 }.into_any(),
