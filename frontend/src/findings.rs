@@ -122,11 +122,6 @@ pub fn template_comparison(
     })
 }
 
-/// Whether the report holds a warning the operator must confirm.
-pub fn needs_confirmation(report: &Report) -> bool {
-    report.findings.iter().any(|f| f.needs_confirmation)
-}
-
 /// One row of the difference from the running values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiffRow {
@@ -382,7 +377,7 @@ mod tests {
         assert_eq!(cmp.actual.as_deref(), Some("bbbb"));
         assert_eq!(cmp.changed, ["templates/gateway.yaml"]);
         assert_eq!(cmp.added, ["extra.yaml"]);
-        assert!(cmp.needs_confirmation && needs_confirmation(&report));
+        assert!(cmp.needs_confirmation && shared::start::needs_confirmation(&report));
     }
 
     #[test]

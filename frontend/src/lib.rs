@@ -6,7 +6,8 @@
 //! - `api`: the only code that talks to the agent (HTTP and the log websocket), with a typed error.
 //! - `checks`: the `shared` crate's checks run in slices so that a large bundle does not freeze the page.
 //! - `nav`: which page the address bar names, and moving between pages.
-//! - `session`, `log_buffer`, `findings`, `upgrade_form`, `format`: plain logic the components call.
+//! - `session`, `log_buffer`, `findings`, `format`: plain logic the components call.
+//! - `role`: what the session's role allows, and the reason beside what it disables.
 //! - `components`: report view, progress bar, log viewer, replica map, in-progress banner.
 //! - `pages`: logon, records, upgrade, progress, accounts.
 
@@ -19,8 +20,8 @@ pub mod format;
 pub mod log_buffer;
 pub mod nav;
 pub mod pages;
+pub mod role;
 pub mod session;
-pub mod upgrade_form;
 
 use leptos::prelude::*;
 
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell(page: Memo<Page>) -> impl IntoView {
     let me = answer::ask(api::me);
+    role::provide(me);
     let log_off = move |_| {
         leptos::task::spawn_local(async {
             // Whatever the answer, the operator wants to be on the logon page.

@@ -60,6 +60,36 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+
+    /// `Ok` when this role may do what needs `needed` (each role may do what the roles below it may), else the
+    /// refusal naming both.
+    pub fn may(self, needed: Role) -> Result<(), RoleRefusal> {
+        if self >= needed {
+            Ok(())
+        } else {
+            Err(RoleRefusal { needed, have: self })
+        }
+    }
+}
+
+/// Why an account may not do something: its role is below the one needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleRefusal {
+    /// The role needed.
+    pub needed: Role,
+    /// The account's role.
+    pub have: Role,
+}
+
+impl RoleRefusal {
+    /// The one sentence for it, in the agent's 403 and beside every control the console disables:
+    /// `Starting an upgrade needs the operator role; you have the viewer role.`
+    pub fn sentence(&self, what: &str) -> String {
+        format!(
+            "{what} needs the {} role; you have the {} role.",
+            self.needed, self.have
+        )
+    }
 }
 
 impl std::fmt::Display for Role {

@@ -11,7 +11,8 @@
 //! - `standard`, `nonstandard`: the configuration checks; `chart`: what a Helm chart accepts in values.yaml (open
 //!   places, subcharts, `schema`: values.schema.json); `secrets`: the one masking rule; `report`: findings and the
 //!   report.
-//! - `api`: bodies of the agent's HTTP and websocket API.
+//! - `start`: whether an upgrade may start, and every reason it may not.
+//! - `api`: bodies of the agent's HTTP and websocket API (and what a role may do).
 //!
 //! # Checking an upload
 //! In one call (the agent, the validation command, small files in the console):
@@ -64,5 +65,6 @@ pub mod report;
 pub mod schema;
 pub mod secrets;
 pub mod standard;
+pub mod start;
 pub mod version;
 pub mod yaml;

@@ -232,9 +232,44 @@ impl Console {
 
     /// Logs on as admin from the logon page.
     pub async fn log_on(&self) -> Result<()> {
-        self.type_into("#username", "admin").await?;
-        self.type_into("#password", ADMIN_PASSWORD).await?;
+        self.log_on_as("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Logs on as `username` from the logon page.
+    pub async fn log_on_as(&self, username: &str, password: &str) -> Result<()> {
+        self.type_into("#username", username).await?;
+        self.type_into("#password", password).await?;
         self.click("#log-on").await
+    }
+
+    /// Adds an account as an administrator would beside the running agent: `agent users add <name> --role <role>`
+    /// on its data directory, the password on stdin.
+    pub fn add_account(&self, name: &str, role: &str, password: &str) -> Result<()> {
+        let mut child = Command::new(root().join("target/debug/agent"))
+            .args(["users", "add", name, "--role", role, "--data-dir"])
+            .arg(self.data.path().join("agent"))
+            .env_remove("AGENT_DATA_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting `agent users add`")?;
+        let mut stdin = child.stdin.take().context("its stdin")?;
+        std::io::Write::write_all(&mut stdin, format!("{password}\n").as_bytes())
+            .context("writing the password to `agent users add`")?;
+        drop(stdin);
+        let output = child
+            .wait_with_output()
+            .context("waiting for `agent users add`")?;
+        if !output.status.success() {
+            bail!(
+                "`agent users add {name} --role {role}` failed ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
     }
 
     /// Waits for an element. A look-up that a navigation aborts (the console's redirect to its logon page, say)

@@ -486,3 +486,192 @@ async fn a_target_that_cannot_roll_says_why_and_selects_downtime() -> Result<()>
     console.close().await;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "end-to-end: needs the built console and Chromium; scripts/test.sh runs it"]
+async fn a_viewer_sees_what_it_cannot_do_disabled_with_the_reason() -> Result<()> {
+    let console = Console::start().await?;
+    console.add_account("victor", "viewer", "victor-viewer-password")?;
+    console.open("/opsconsole/v2/upgrade").await?;
+    console.find("#username").await?;
+    console
+        .log_on_as("victor", "victor-viewer-password")
+        .await?;
+    console
+        .wait_text("#current-user", "victor (viewer)", SHORT)
+        .await?;
+
+    // Starting: the button stays disabled and the list of what is missing starts with the role.
+    let blockers = console
+        .wait_text(
+            "#blockers",
+            "Starting an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(
+        blockers.contains("Choose a target version."),
+        "the other reasons are listed too: {blockers}"
+    );
+    assert!(!console.enabled("#start-upgrade").await?);
+
+    // Uploading a configuration file, and a version package.
+    console
+        .wait_text(
+            "#config-file-refusal",
+            "Checking a configuration for an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#config-file").await?);
+    console.click("#upload-version summary").await?;
+    console
+        .wait_text(
+            "#version-file-refusal",
+            "Uploading a version needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#version-file").await?);
+    console
+        .screenshot_of("#upload-version", "viewer-upload")
+        .await?;
+
+    // The agent refuses the same account in the same words, whatever the console shows.
+    let refused = console
+        .script(
+            "return fetch('/api/v1/versions', {method: 'POST', body: 'x'}).then(r => r.json().then(b => [r.status, b]))",
+        )
+        .await?;
+    assert_eq!(refused[0], 403, "{refused}");
+    assert_eq!(
+        refused[1]["message"],
+        "POST /api/v1/versions needs the operator role; you have the viewer role.",
+        "{refused}"
+    );
+
+    // An upgrade the admin starts (slow replicas, so that it is still running when the viewer looks): Force stop,
+    // then once the admin stopped it, Retry, are disabled for the viewer with the reason.
+    let admin = AdminApi::log_on(&console).await?;
+    let id = admin.start_slow_upgrade().await?;
+    console
+        .open(&format!("/opsconsole/v2/upgrades/{id}"))
+        .await?;
+    console
+        .wait_text(
+            "#force-stop-refusal",
+            "Stopping an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#force-stop").await?);
+    admin.post(&format!("/api/v1/upgrades/{id}/stop")).await?;
+    console
+        .wait_text("#upgrade-status", "Stopped", Duration::from_secs(60))
+        .await?;
+    console
+        .wait_text(
+            "#retry-refusal",
+            "Retrying an upgrade needs the operator role; you have the viewer role.",
+            SHORT,
+        )
+        .await?;
+    assert!(!console.enabled("#retry").await?);
+    console.close().await;
+    Ok(())
+}
+
+/// The admin's session over HTTP, for what the test needs done while the browser is someone else's.
+struct AdminApi {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl AdminApi {
+    async fn log_on(console: &Console) -> Result<AdminApi> {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{}/api/v1/login", console.base))
+            .json(
+                &serde_json::json!({"username": "admin", "password": system_tests::ADMIN_PASSWORD}),
+            )
+            .send()
+            .await?
+            .error_for_status()?;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("the logon sets the session cookie")?
+            .to_string();
+        Ok(AdminApi {
+            http,
+            base: console.base.clone(),
+            cookie,
+        })
+    }
+
+    /// POSTs `body` with `content_type`; fails unless the agent answers 2xx.
+    async fn send(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<serde_json::Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "POST {path} answered {status}: {body}");
+        Ok(body)
+    }
+
+    async fn post(&self, path: &str) -> Result<serde_json::Value> {
+        self.send(path, "application/json", Vec::new()).await
+    }
+
+    /// Imports V5.1.2.04 and starts the rolling upgrade to it with replicas that take 5 s to start; its id.
+    async fn start_slow_upgrade(&self) -> Result<i64> {
+        let package = std::fs::read(demo_file("demo/versions/V5.1.2.04.zip"))?;
+        self.send("/api/v1/versions", "application/zip", package)
+            .await?;
+        let values = std::fs::read_to_string(demo_file("demo/config/standard-V5.1.2.04.yaml"))?;
+        anyhow::ensure!(
+            values.contains("startupMillis: 300"),
+            "the demo file sets the start-up time"
+        );
+        let values = values.replace("startupMillis: 300", "startupMillis: 5000");
+        let boundary = "e2e-form-boundary-7MA4YWxk";
+        let mut form = String::new();
+        for (name, value) in [
+            ("target_version", "V5.1.2.04"),
+            ("mode", "zero-downtime"),
+            ("config_kind", "standard"),
+            ("risk_accepted", "true"),
+        ] {
+            form.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        form.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"config\"; filename=\"values.yaml\"\r\n\
+             Content-Type: application/yaml\r\n\r\n{values}\r\n--{boundary}--\r\n"
+        ));
+        let started = self
+            .send(
+                "/api/v1/upgrades",
+                &format!("multipart/form-data; boundary={boundary}"),
+                form.into_bytes(),
+            )
+            .await?;
+        started["id"].as_i64().context("the start answers the id")
+    }
+}

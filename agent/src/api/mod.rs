@@ -200,19 +200,11 @@ fn session_with(
                     .await
                     .map_err(Problem::from)?
                     .ok_or_else(Problem::unauthorized)?;
-                if me.role < needed {
-                    return Err(Rejection::from(Problem::new(
-                        StatusCode::FORBIDDEN,
-                        "forbidden",
-                        format!(
-                            "{method} {} needs the {needed} role; {} has the {} role",
-                            path.as_str(),
-                            me.username,
-                            me.role
-                        ),
-                    )));
-                }
-                Ok(me)
+                // The console says the same sentence beside what it disables.
+                me.role.may(needed).map_err(|refusal| {
+                    Problem::forbidden(refusal.sentence(&format!("{method} {}", path.as_str())))
+                })?;
+                Ok::<_, Rejection>(me)
             },
         )
 }

@@ -65,13 +65,19 @@ impl Problem {
         Problem::new(StatusCode::BAD_REQUEST, "bad-request", message)
     }
 
-    /// 409 naming the upgrade that holds the lock.
+    /// 403 saying which role is needed and which the account has.
+    pub fn forbidden(message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 409 naming the upgrade that holds the lock, in the words the console uses for it.
     pub fn upgrade_running(id: i64) -> Problem {
+        let blocker = shared::start::Blocker::Running(id);
         Problem::Api {
             status: StatusCode::CONFLICT,
             body: ApiError {
-                error: "upgrade-running".into(),
-                message: format!("upgrade {id} is running; one operation at a time"),
+                error: blocker.code().into(),
+                message: blocker.to_string(),
                 running: Some(id),
             },
             retry_after: None,

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use shared::api::{Me, Role, UpgradeCheck, UpgradeMode, UpgradeStarted};
-use shared::report::{Finding, Severity};
+use shared::start::{self, Blocker, Configuration, StartRequest};
 use warp::filters::multipart::FormData;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
@@ -63,7 +63,7 @@ pub fn start(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let limit = state.limits.max_upload_bytes + FORM_OVERHEAD;
     warp::path!("api" / "v1" / "upgrades")
         .and(warp::post())
-        .and(session_with(state.clone(), Role::Operator))
+        .and(session_with(state.clone(), start::ROLE_NEEDED))
         .and(warp::multipart::form().max_length(limit))
         .and(with_state(state))
         .and_then(start_upgrade)
@@ -87,41 +87,43 @@ async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Repl
         to_manifest,
         values,
     } = assess(&form, &state).await?;
-    if mode == UpgradeMode::ZeroDowntime && !decision.allowed {
-        report
-            .findings
-            .extend(decision.reasons.into_iter().map(|mut reason| {
-                reason.severity = Severity::Error;
-                reason.message = format!("zero-downtime is not possible: {}", reason.message);
-                reason
-            }));
-    }
-    let needs_confirmation = report.findings.iter().any(|f| f.needs_confirmation);
-    if needs_confirmation && !form.template_mismatch_confirmed {
-        report.findings.push(Finding::error(
-            "confirmation-required",
-            "the configuration's template differs from the version's: confirm it (template_mismatch_confirmed=true)",
-        ));
-    }
-    if !form.risk_accepted {
-        report.findings.push(Finding::error(
-            "risk-not-accepted",
-            "accept the risk disclaimer (risk_accepted=true) to start an upgrade",
-        ));
-    }
-    report.ok = !report
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error);
-    let values = match values {
-        Some(values) if report.ok => values,
-        _ => {
+    let running = state
+        .db
+        .run(|conn| records::running_id(conn))
+        .await
+        .map_err(Problem::from)?;
+    // The rules the console showed before Start Upgrade, decided by the same function.
+    let blockers = start::blockers(&StartRequest {
+        role: me.role,
+        running,
+        target: Some(&to_version),
+        configuration: Configuration::Checked(&report),
+        mismatch_confirmed: form.template_mismatch_confirmed,
+        decision: Some(&decision),
+        mode: Some(mode),
+        risk_accepted: form.risk_accepted,
+    });
+    match blockers.first() {
+        None => {}
+        Some(Blocker::Role(refusal)) => {
+            return Err(Problem::forbidden(refusal.sentence(start::ACTION)).into());
+        }
+        Some(Blocker::Running(id)) => return Err(Problem::upgrade_running(*id).into()),
+        Some(_) => {
+            report
+                .findings
+                .extend(blockers.iter().flat_map(Blocker::findings));
             report.ok = false;
             return Err(Problem::Invalid(report).into());
         }
+    }
+    // A report without errors comes with the values; should one not, nothing starts.
+    let Some(values) = values else {
+        report.ok = false;
+        return Err(Problem::Invalid(report).into());
     };
     let mut acknowledgements = vec!["started", "risk-accepted"];
-    if needs_confirmation {
+    if start::needs_confirmation(&report) {
         acknowledgements.push("template-mismatch-confirmed");
     }
     let (config_file_name, config) = config;

@@ -302,6 +302,22 @@ async fn concurrent_start_attempts_exactly_one_wins() {
         (409, Some(winner)),
         "{body}"
     );
+    // A start while it runs is told so first, whatever else is wrong with it, in the console's words.
+    let no_risk = UpgradeForm {
+        risk_accepted: false,
+        ..UpgradeForm::rolling()
+    };
+    let (status, body) = admin.post_form("/api/v1/upgrades", &no_risk).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["running"].as_i64()),
+        (409, Some("upgrade-running"), Some(winner)),
+        "{body}"
+    );
+    assert_eq!(
+        body["message"],
+        format!("Upgrade #{winner} is in progress; one upgrade runs at a time."),
+        "{body}"
+    );
 
     admin.wait_until_ended(winner).await;
     let records = admin.get_json("/api/v1/upgrades").await;

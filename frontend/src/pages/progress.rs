@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::api::{StreamMessage, UpgradeDetail, UpgradeStatus};
+use shared::api::{Role, StreamMessage, UpgradeDetail, UpgradeStatus};
 
 use crate::answer::{self, Request};
 use crate::api;
@@ -15,6 +15,7 @@ use crate::components::replica_map::ReplicaMap;
 use crate::format;
 use crate::log_buffer::LogBuffer;
 use crate::pages::records::{kind_label, mode_label, status_label};
+use crate::role::{self, Refusal};
 
 /// What the stream said last about progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +95,8 @@ fn Overview(
         )
     };
     let target = s.to_version.clone();
+    let stop_refusal = role::refusal(Role::Operator, "Stopping an upgrade");
+    let retry_refusal = role::refusal(Role::Operator, "Retrying an upgrade");
     view! {
         <div class="page-head">
             <h1>"Upgrade #" {id} ": " <span class="mono">{s.from_version.clone()} " → " {s.to_version.clone()}</span></h1>
@@ -125,14 +128,20 @@ fn Overview(
             </dl>
             <div class="actions">
                 <Show when=move || status() == UpgradeStatus::Running>
-                    <button class="btn btn-danger" id="force-stop" disabled=move || stop.pending.get()
+                    <button class="btn btn-danger" id="force-stop"
+                        disabled=move || stop.pending.get() || stop_refusal.get().is_some()
+                        aria-describedby="force-stop-refusal"
                         on:click=move |_| stop.send(api::force_stop(id))>
                         {move || if stop.pending.get() { "Stopping after this step…" } else { "Force stop" }}
                     </button>
+                    <Refusal reason=stop_refusal id="force-stop-refusal" />
                 </Show>
                 <Show when=can_retry>
-                    <button class="btn btn-primary" id="retry" disabled=move || retry.pending.get()
+                    <button class="btn btn-primary" id="retry"
+                        disabled=move || retry.pending.get() || retry_refusal.get().is_some()
+                        aria-describedby="retry-refusal"
                         on:click=move |_| retry.send(api::retry(id))>"Retry"</button>
+                    <Refusal reason=retry_refusal id="retry-refusal" />
                 </Show>
             </div>
         </section>

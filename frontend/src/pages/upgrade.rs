@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::api::{ConfigKind, Limits, UpgradeMode, VersionInfo, ZeroDowntimeDecision};
+use shared::api::{ConfigKind, Limits, Role, UpgradeMode, VersionInfo, ZeroDowntimeDecision};
 use shared::report::{Finding, Report};
+use shared::start::{self, Configuration, StartRequest};
 
 use crate::answer::{self, Request};
 use crate::api;
 use crate::checks;
 use crate::components::report_view::ReportView;
 use crate::format;
-use crate::upgrade_form::UpgradeChoices;
+use crate::role::{self, Refusal};
 
 /// Where a browser check stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +82,7 @@ pub fn UpgradePage() -> impl IntoView {
             match answer {
                 Ok((c, t)) => {
                     let d = checks::zero_downtime(&c, &t);
-                    mode.set(Some(UpgradeChoices::default_mode(&d)));
+                    mode.set(Some(start::default_mode(&d)));
                     decision.set(Some(d));
                 }
                 Err(e) => config_check.set(Check::Failed(e.to_string())),
@@ -159,22 +160,36 @@ pub fn UpgradePage() -> impl IntoView {
         });
     });
 
-    let choices = move || UpgradeChoices {
-        target: target.get(),
-        report: match config_check.get() {
-            Check::Done { report, .. } => Some(report),
-            _ => None,
-        },
-        checking: matches!(config_check.get(), Check::Running { .. }),
-        mismatch_confirmed: mismatch_confirmed.get(),
-        decision: decision.get(),
-        mode: mode.get(),
-        risk_accepted: risk.get(),
-        another_running: another_running().is_some(),
-    };
+    // What still stops the start, by the rules the agent applies; `None` until the session's role is known.
+    let my_role = role::mine();
+    let blockers = Memo::new(move |_| {
+        let role = my_role.get()?;
+        let (target, check, decision) = (target.get(), config_check.get(), decision.get());
+        let configuration = match &check {
+            Check::Done { report, .. } => Configuration::Checked(report),
+            Check::Running { .. } => Configuration::Checking,
+            Check::Idle | Check::Failed(_) => Configuration::Missing,
+        };
+        Some(start::blockers(&StartRequest {
+            role,
+            running: another_running().map(|op| op.id),
+            target: target.as_deref(),
+            configuration,
+            mismatch_confirmed: mismatch_confirmed.get(),
+            decision: decision.as_ref(),
+            mode: mode.get(),
+            risk_accepted: risk.get(),
+        }))
+    });
+    let can_start = move || blockers.with(|b| b.as_ref().is_some_and(Vec::is_empty));
+    let version_refusal = role::refusal(Role::Operator, "Uploading a version");
+    let config_refusal = role::refusal(
+        start::ROLE_NEEDED,
+        "Checking a configuration for an upgrade",
+    );
 
     let nav = crate::nav::navigator();
-    let start = Request::new();
+    let starting = Request::new();
     let send_start = move |_| {
         let request = config
             .get_untracked()
@@ -188,7 +203,7 @@ pub fn UpgradePage() -> impl IntoView {
                 bytes: file.bytes.to_vec(),
                 template_mismatch_confirmed: mismatch_confirmed.get_untracked(),
             });
-        start.send(async move {
+        starting.send(async move {
             match request {
                 Some(r) => api::start_upgrade(&r).await,
                 None => Err(api::Error::Decode("nothing to start".into())),
@@ -196,7 +211,7 @@ pub fn UpgradePage() -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        if let Some(Ok(started)) = start.answer.get() {
+        if let Some(Ok(started)) = starting.answer.get() {
             nav.go(&format!("/upgrades/{}", started.id));
         }
     });
@@ -222,11 +237,13 @@ pub fn UpgradePage() -> impl IntoView {
                 <summary>"Upload Version Configuration"</summary>
                 <p class="muted">"A version package: version.yaml, or a ZIP with version.yaml and the template under product/<product>/. It is checked here first, then by the agent."</p>
                 <input type="file" id="version-file" accept=".zip,.yaml,.yml"
+                    disabled=move || version_refusal.get().is_some() aria-describedby="version-file-refusal"
                     on:change=move |ev| {
                         let Some(file) = picked_file(&ev) else { return };
                         let lim = current_limits();
                         spawn_local(upload_version(file, lim, package_check, versions_refresh, target));
                     } />
+                <Refusal reason=version_refusal id="version-file-refusal" />
                 <div id="version-check"><CheckStatus check=package_check /></div>
             </details>
         </section>
@@ -246,6 +263,7 @@ pub fn UpgradePage() -> impl IntoView {
             </fieldset>
             <div class="file-row">
                 <input type="file" id="config-file" accept=".yaml,.yml,.zip"
+                    disabled=move || config_refusal.get().is_some() aria-describedby="config-file-refusal"
                     on:change=move |ev| {
                         let Some(file) = picked_file(&ev) else { return };
                         let lim = current_limits();
@@ -265,6 +283,7 @@ pub fn UpgradePage() -> impl IntoView {
                     }
                 })}
             </div>
+            <Refusal reason=config_refusal id="config-file-refusal" />
             <Show when=move || target.get().is_none() && config.get().is_some()>
                 <p class="muted">"Choose a target version to check the file against."</p>
             </Show>
@@ -311,18 +330,17 @@ pub fn UpgradePage() -> impl IntoView {
                 <input type="checkbox" id="risk" prop:checked=move || risk.get() on:change=move |ev| risk.set(event_target_checked(&ev)) />
                 " I understand the risks of upgrading a production platform: I have a backup, the maintenance window is agreed, and I am responsible for starting this upgrade."
             </label>
-            {move || {
-                let blockers = choices().blockers();
-                (!blockers.is_empty()).then(|| view! {
-                    <ul class="blockers" id="blockers">{blockers.into_iter().map(|b| view! { <li>{b}</li> }).collect_view()}</ul>
-                })
-            }}
+            {move || blockers.get().filter(|b| !b.is_empty()).map(|b| view! {
+                <ul class="blockers" id="blockers">
+                    {b.into_iter().map(|b| view! { <li data-code=b.code()>{b.to_string()}</li> }).collect_view()}
+                </ul>
+            })}
             <button class="btn btn-primary btn-large" id="start-upgrade"
-                disabled=move || !choices().blockers().is_empty() || start.pending.get()
+                disabled=move || !can_start() || starting.pending.get()
                 on:click=send_start>
-                {move || if start.pending.get() { "Starting…" } else { "Start Upgrade" }}
+                {move || if starting.pending.get() { "Starting…" } else { "Start Upgrade" }}
             </button>
-            {move || start.answer.get().and_then(|r| r.err()).map(|e| match e {
+            {move || starting.answer.get().and_then(|r| r.err()).map(|e| match e {
                 api::Error::Rejected(report) => view! {
                     <div class="panel panel-error" role="alert"><p>"The agent refused to start:"</p><ReportView report /></div>
                 }.into_any(),
