@@ -77,7 +77,7 @@ async fn an_account_is_added_changed_and_removed_through_the_api_while_logged_on
     assert_eq!(status, 403);
     assert_eq!(
         refused["message"],
-        "GET /api/v1/accounts needs the admin role; olga has the operator role"
+        "GET /api/v1/accounts needs the admin role; you have the operator role."
     );
 
     // A role change holds from the session's next request.
