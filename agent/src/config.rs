@@ -1,5 +1,6 @@
 //! What `agent serve` is told: where its data and console live, who may call it, and its limits.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +27,10 @@ pub struct Config {
     pub session_idle: Duration,
     /// Whether the agent is reached over TLS (a proxy in front): the session cookie is then `Secure`.
     pub secure_cookie: bool,
+    /// The certificate and key when the agent serves HTTPS itself (`--tls-cert`, `--tls-key`).
+    pub tls: Option<crate::tls::ServerTls>,
+    /// The bearer token a Prometheus scraper presents on `GET /metrics` (`--metrics-token-file`).
+    pub metrics_token: Option<crate::metrics::MetricsToken>,
 }
 
 /// The first deployment: a version package and the values it runs with.
@@ -50,6 +55,21 @@ impl Config {
             bootstrap: None,
             session_idle: Duration::from_secs(8 * 3600),
             secure_cookie: false,
+            tls: None,
+            metrics_token: None,
         }
     }
+}
+
+/// Refuses to serve plain HTTP on `listen` when other machines can reach it (anything but loopback) and the
+/// operator did not say `--insecure-http`: passwords and session cookies would cross the network in clear.
+pub fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> Result<(), String> {
+    if insecure_http || listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to serve plain HTTP on {listen}: it is not a loopback address, so passwords and session \
+         cookies would cross the network unencrypted. Pass --tls-cert and --tls-key to serve HTTPS, or \
+         --insecure-http when a TLS-terminating proxy in front of the agent is what reaches this address"
+    ))
 }

@@ -7,6 +7,7 @@ use warp::{Filter, Rejection, Reply};
 use super::problem::Problem;
 use super::{State, session_with, with_state};
 use crate::accounts::{Logon, SESSION_COOKIE};
+use crate::metrics::LogonFailure;
 
 /// This module's paths and the methods each answers, for the `Allow` header of a 405.
 pub const PATHS: &[(&str, &str)] = &[
@@ -52,6 +53,7 @@ async fn log_on(request: LoginRequest, state: State) -> Result<Response<String>,
         }
         Logon::Refused { delay } => {
             tracing::warn!(user = %request.username, "failed logon");
+            state.metrics.logon_failed(LogonFailure::Refused);
             tokio::time::sleep(delay).await;
             Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -60,18 +62,21 @@ async fn log_on(request: LoginRequest, state: State) -> Result<Response<String>,
             )
             .into())
         }
-        Logon::Throttled { retry_after } => Err(Problem::Api {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            body: ApiError {
-                error: "too-many-attempts".into(),
-                message: format!(
-                    "too many failed logons for this account; try again in {retry_after} s"
-                ),
-                running: None,
-            },
-            retry_after: Some(retry_after),
+        Logon::Throttled { retry_after } => {
+            state.metrics.logon_failed(LogonFailure::Throttled);
+            Err(Problem::Api {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                body: ApiError {
+                    error: "too-many-attempts".into(),
+                    message: format!(
+                        "too many failed logons for this account; try again in {retry_after} s"
+                    ),
+                    running: None,
+                },
+                retry_after: Some(retry_after),
+            }
+            .into())
         }
-        .into()),
     }
 }
 

@@ -3,10 +3,12 @@
 
 mod crash;
 mod logs;
+mod metrics;
 mod openapi;
 mod roles;
 mod sessions;
 mod support;
+mod tls;
 mod upgrades;
 mod users;
 mod versions;

@@ -52,7 +52,8 @@ const fn row(
 }
 
 /// Every route that needs a session, except the websocket (checked with a real handshake below).
-const MATRIX: [Row; 16] = [
+const MATRIX: [Row; 17] = [
+    row("GET", "/metrics", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/me", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/limits", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/cluster", Role::Viewer, Body::Empty, 200),
