@@ -21,7 +21,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API and the console, keep the records, run upgrades.
-    Serve(ServeArgs),
+    // Boxed: its many options make it far larger than the other commands' arguments.
+    Serve(Box<ServeArgs>),
     /// Check a version package, and a configuration against it, as the console and the agent do.
     Validate(agent::validate::Args),
     /// Add, list and remove accounts, set their passwords and roles.
@@ -113,7 +114,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Validate(args) => std::process::exit(agent::validate::run(args)),
         Command::Users(args) => std::process::exit(agent::users::run(args)),
     }

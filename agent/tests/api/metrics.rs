@@ -29,7 +29,7 @@ fn parse(text: &str) -> Vec<Sample> {
         }
         let at = |what: &str| format!("line {}: {what}: {line}", number + 1);
         let name_end = line
-            .find(|c: char| c == '{' || c == ' ')
+            .find(['{', ' '])
             .unwrap_or_else(|| panic!("{}", at("no value")));
         let name = line[..name_end].to_string();
         assert!(
@@ -76,7 +76,7 @@ fn parse(text: &str) -> Vec<Sample> {
                 labels.insert(key, value);
             }
         }
-        let value = rest.trim().split_whitespace().next().unwrap_or_default();
+        let value = rest.split_whitespace().next().unwrap_or_default();
         let value = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
