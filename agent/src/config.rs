@@ -63,13 +63,13 @@ impl Config {
 
 /// Refuses to serve plain HTTP on `listen` when other machines can reach it (anything but loopback) and the
 /// operator did not say `--insecure-http`: passwords and session cookies would cross the network in clear.
-pub fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> Result<(), String> {
+pub fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> crate::Result<()> {
     if insecure_http || listen.ip().to_canonical().is_loopback() {
         return Ok(());
     }
-    Err(format!(
+    Err(crate::Error::Config(format!(
         "refusing to serve plain HTTP on {listen}: it is not a loopback address, so passwords and session \
          cookies would cross the network unencrypted. Pass --tls-cert and --tls-key to serve HTTPS, or \
          --insecure-http when a TLS-terminating proxy in front of the agent is what reaches this address"
-    ))
+    )))
 }

@@ -58,7 +58,8 @@ pub enum Error {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
-    /// A configuration file (e.g. `--metrics-token-file`) cannot be used; the message names it.
+    /// `agent serve` is told something it refuses (a `--listen` without TLS, an empty token file); the message
+    /// names the option or file and what to do.
     #[error("{0}")]
     Config(String),
     /// The metrics could not be encoded.

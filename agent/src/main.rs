@@ -127,8 +127,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     if tls.is_none() {
-        agent::config::check_plain_http(args.listen, args.insecure_http)
-            .map_err(anyhow::Error::msg)?;
+        agent::config::check_plain_http(args.listen, args.insecure_http)?;
     }
     let metrics_token = args
         .metrics_token_file

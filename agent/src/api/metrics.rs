@@ -32,9 +32,11 @@ pub fn scrape(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .and_then(|(), state: State| answer(state))
 }
 
-/// The bearer token a request presents, if any.
+/// The bearer token a request presents, if any (the scheme's name is case-insensitive, RFC 9110).
 fn bearer(authorization: Option<&str>) -> Option<&str> {
-    authorization.and_then(|value| value.strip_prefix("Bearer "))
+    let value = authorization?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// Passes a request without a bearer token (to be asked for its session); one with a token is decided by

@@ -107,7 +107,10 @@ async fn log_off(token: Option<String>, state: State) -> Result<Response<String>
     if let Some(token) = token {
         state.accounts.logout(token).await.map_err(Problem::from)?;
     }
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    // `Secure` as the cookie it replaces, so that a browser over TLS accepts the replacement.
+    let secure = if state.secure_cookie { "; Secure" } else { "" };
+    let expired =
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
     json_response(&serde_json::json!({"logged_out": true}), expired)
 }
 

@@ -321,6 +321,17 @@ async fn metrics_after_a_rolling_upgrade_count_what_happened_for_sessions_and_th
         ),
         1.0
     );
+    let lowercase = anonymous
+        .get(agent.at("/metrics"))
+        .header("authorization", "bearer s3cret-scraper-token")
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(
+        lowercase.status(),
+        200,
+        "the scheme's name is case-insensitive"
+    );
     let (status, _, text) = scrape(&anonymous, Some("s3cret-scraper-tokeN")).await;
     assert_eq!(status, 401, "{text}");
     assert!(text.contains("--metrics-token-file"), "{text}");

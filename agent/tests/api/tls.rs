@@ -155,6 +155,21 @@ async fn over_tls_the_session_cookie_is_secure_and_every_answer_has_hsts() {
         Some("max-age=31536000")
     );
 
+    // Logging out replaces the cookie with an expired one, `Secure` as well.
+    let logout = https(
+        &agent.url,
+        &trusted,
+        request("POST", &agent.url, "/api/v1/logout", Some(session), ""),
+    )
+    .await
+    .expect("log out over TLS");
+    assert_eq!(logout.status(), 200);
+    let expired = header(&logout, "set-cookie").expect("an expired cookie");
+    assert!(
+        expired.contains("Max-Age=0") && expired.split(';').any(|a| a.trim() == "Secure"),
+        "{expired}"
+    );
+
     // A client that does not trust the certificate gets no answer; plain HTTP to the TLS port gets none either.
     let (stranger, _, _) = certificate(files.path());
     let untrusted = https(
