@@ -73,3 +73,38 @@ pub fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> crate::Resul
          --insecure-http when a TLS-terminating proxy in front of the agent is what reaches this address"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_plain_http;
+
+    #[test]
+    fn plain_http_is_served_on_loopback_only_unless_told_otherwise() {
+        for loopback in [
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(
+                check_plain_http(loopback.parse().unwrap(), false).is_ok(),
+                "{loopback}"
+            );
+        }
+        for reachable in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.0.2.7:8080",
+            "[::ffff:192.0.2.7]:8080",
+        ] {
+            let refused = check_plain_http(reachable.parse().unwrap(), false)
+                .expect_err(reachable)
+                .to_string();
+            assert!(
+                refused.contains(reachable) && refused.contains("--insecure-http"),
+                "{refused}"
+            );
+            assert!(check_plain_http(reachable.parse().unwrap(), true).is_ok());
+        }
+    }
+}
