@@ -262,6 +262,30 @@ async fn metrics_after_a_rolling_upgrade_count_what_happened_for_sessions_and_th
             infinite, count.value,
             "the +Inf bucket of {action} holds every step"
         );
+        let mut buckets: Vec<(f64, f64)> = find(
+            &after,
+            "upgrade_manager_step_duration_seconds_bucket",
+            &[("action", action)],
+        )
+        .iter()
+        .map(|b| {
+            (
+                b.labels["le"].parse::<f64>().unwrap_or(f64::INFINITY),
+                b.value,
+            )
+        })
+        .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(
+            buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+            "cumulative buckets of {action}: {buckets:?}"
+        );
+        let sum = value(
+            &after,
+            "upgrade_manager_step_duration_seconds_sum",
+            &[("action", action)],
+        );
+        assert!(sum > 0.0, "steps of {action} took time");
     }
     let measured = record
         .availability
