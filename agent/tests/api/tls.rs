@@ -1,5 +1,6 @@
 //! HTTPS with `--tls-cert/--tls-key`: a certificate made for the test, a client that trusts only it; the session
-//! cookie is `Secure` and every answer has HSTS. On plain HTTP neither, and off loopback only when told so.
+//! cookie is `Secure`, every answer has HSTS, and the console's flow (import, start, live log) works over it. On
+//! plain HTTP neither, and off loopback only when told so.
 
 use std::sync::Arc;
 
@@ -12,7 +13,13 @@ use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use crate::support::{Agent, Options, PASSWORD};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::support::{Agent, Options, PASSWORD, UpgradeForm, demo_bytes};
 
 /// A certificate for 127.0.0.1 and localhost, written as PEM files in `dir`; returns it (DER) and the two paths.
 fn certificate(dir: &std::path::Path) -> (CertificateDer<'static>, String, String) {
@@ -30,13 +37,11 @@ fn certificate(dir: &std::path::Path) -> (CertificateDer<'static>, String, Strin
     )
 }
 
-/// One HTTPS request to the agent at `url` (`https://127.0.0.1:<port>`) over a new connection, trusting `trusted`
-/// only; the answer with its body as text.
-async fn https(
+/// A TLS connection to the agent at `url` (`https://127.0.0.1:<port>`), trusting `trusted` only.
+async fn connect(
     url: &str,
     trusted: &CertificateDer<'static>,
-    request: Request<Full<Bytes>>,
-) -> Result<Response<String>, String> {
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
     let authority = url.strip_prefix("https://").expect("an https URL");
     let mut roots = RootCertStore::empty();
     roots
@@ -51,10 +56,20 @@ async fn https(
         .await
         .map_err(|e| e.to_string())?;
     let name = ServerName::try_from("127.0.0.1").expect("server name");
-    let tls = TlsConnector::from(Arc::new(config))
+    TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("TLS handshake: {e}"))?;
+        .map_err(|e| format!("TLS handshake: {e}"))
+}
+
+/// One HTTPS request to the agent at `url` over a new connection, trusting `trusted` only; the answer with its
+/// body as text.
+async fn https(
+    url: &str,
+    trusted: &CertificateDer<'static>,
+    request: Request<Full<Bytes>>,
+) -> Result<Response<String>, String> {
+    let tls = connect(url, trusted).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| e.to_string())?;
@@ -153,6 +168,93 @@ async fn over_tls_the_session_cookie_is_secure_and_every_answer_has_hsts() {
     assert_eq!(
         header(&refused, "strict-transport-security"),
         Some("max-age=31536000")
+    );
+
+    // The console's flow over TLS: import the target version, start the rolling upgrade (a multipart form), and
+    // follow its log on a websocket over the same TLS to its end.
+    let package = demo_bytes("versions/V5.1.2.04.zip");
+    let mut import = request("POST", &agent.url, "/api/v1/versions", Some(session), "");
+    *import.body_mut() = Full::new(Bytes::from(package));
+    import
+        .headers_mut()
+        .insert("content-type", "application/zip".parse().expect("header"));
+    let imported = https(&agent.url, &trusted, import).await.expect("import");
+    assert_eq!(imported.status(), 201, "{}", imported.body());
+    let form = UpgradeForm::rolling();
+    let boundary = "tls-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("target_version", form.target),
+        ("mode", form.mode),
+        ("config_kind", form.kind),
+        ("risk_accepted", "true"),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"config\"; \
+             filename=\"standard-V5.1.2.04.yaml\"\r\nContent-Type: application/yaml\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&demo_bytes(form.config));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut start = request("POST", &agent.url, "/api/v1/upgrades", Some(session), "");
+    *start.body_mut() = Full::new(Bytes::from(body));
+    start.headers_mut().insert(
+        "content-type",
+        format!("multipart/form-data; boundary={boundary}")
+            .parse()
+            .expect("header"),
+    );
+    let started = https(&agent.url, &trusted, start).await.expect("start");
+    assert_eq!(started.status(), 202, "{}", started.body());
+    let id = serde_json::from_str::<serde_json::Value>(started.body()).expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let authority = agent.url.strip_prefix("https://").expect("an https URL");
+    let mut handshake = format!("wss://{authority}/api/v1/upgrades/{id}/logs/stream?after=0")
+        .into_client_request()
+        .expect("websocket request");
+    handshake
+        .headers_mut()
+        .insert("cookie", session.parse().expect("cookie header"));
+    let tls = connect(&agent.url, &trusted)
+        .await
+        .expect("TLS for the websocket");
+    let (mut socket, answer) = tokio_tungstenite::client_async(handshake, tls)
+        .await
+        .expect("websocket handshake over TLS");
+    assert_eq!(
+        answer
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
+    let mut end = None;
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(120), socket.next())
+        .await
+        .expect("a message within 120 s")
+    {
+        if let Ok(Message::Text(text)) = message {
+            let message: serde_json::Value = serde_json::from_str(text.as_str()).expect("JSON");
+            if message["type"] == "end" {
+                end = message["status"].as_str().map(str::to_string);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        end.as_deref(),
+        Some("succeeded"),
+        "the live log over TLS ends"
     );
 
     // Logging out replaces the cookie with an expired one, `Secure` as well.
