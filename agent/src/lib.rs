@@ -12,7 +12,7 @@
 //! - `live`: fan-out of log lines and progress to websocket viewers.
 //! - `metrics`: what `GET /metrics` reports, read from the records at each scrape.
 //! - `api`: the HTTP and websocket API, one module per resource (sessions, cluster, versions, upgrades, the log
-//!   stream, the console's static files), with `api::routes` putting them together.
+//!   stream, metrics, the console's static files), with `api::routes` putting them together.
 //! - `validate`: the `agent validate` command; `users`: the `agent users` command (accounts and roles).
 //! - `engine`: the engine that moves replicas, behind one small trait; `platform`: where replicas run.
 
