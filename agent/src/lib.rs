@@ -2,7 +2,7 @@
 //! time through the engine, and streams its log to any number of viewers.
 //!
 //! # Layout
-//! - `serve`: the entry point; `config`: what `agent serve` is told.
+//! - `serve`: the entry point; `config`: what `agent serve` is told; `tls`: HTTPS with `--tls-cert/--tls-key`.
 //! - `db`: the SQLite database; `accounts`: passwords, sessions and logon throttling.
 //! - `versions`: stored version packages and the running deployment; `checks`: the `shared` checks as the agent
 //!   calls them.
@@ -10,8 +10,9 @@
 //! - `operations`: the lifecycle of an upgrade (the lock, start, stop, retry, resume after a crash); it implements
 //!   the engine's `UpgradeEvents`.
 //! - `live`: fan-out of log lines and progress to websocket viewers.
+//! - `metrics`: what `GET /metrics` reports, read from the records at each scrape.
 //! - `api`: the HTTP and websocket API, one module per resource (sessions, cluster, versions, upgrades, the log
-//!   stream, the console's static files), with `api::routes` putting them together.
+//!   stream, metrics, the console's static files), with `api::routes` putting them together.
 //! - `validate`: the `agent validate` command; `users`: the `agent users` command (accounts and roles).
 //! - `engine`: the engine that moves replicas, behind one small trait; `platform`: where replicas run.
 
@@ -22,9 +23,11 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod live;
+pub mod metrics;
 pub mod operations;
 pub mod platform;
 pub mod records;
+pub mod tls;
 pub mod users;
 pub mod validate;
 pub mod versions;
@@ -55,6 +58,13 @@ pub enum Error {
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
+    /// `agent serve` is told something it refuses (a `--listen` without TLS, an empty token file); the message
+    /// names the option or file and what to do.
+    #[error("{0}")]
+    Config(String),
+    /// The metrics could not be encoded.
+    #[error("metrics: {0}")]
+    Metrics(String),
     /// An account cannot be used or changed as asked (e.g. its stored role names no role, it is the last admin).
     #[error("account `{account}`: {refusal}")]
     Account {
@@ -101,7 +111,12 @@ pub async fn serve(
     let ops = operations::Operations::new(db.clone(), engine.clone(), config.limits);
     ops.bring_up(config.bootstrap.as_ref()).await?;
     let state = api::State::new(db, ops.clone(), &config, local);
-    tracing::info!("listening on http://{local}");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!("listening on {scheme}://{local}");
     let closer = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -109,11 +124,16 @@ pub async fn serve(
         closer.close_viewers();
     };
     let routes = api::routes(state);
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    match config.tls {
+        Some(tls) => tls::serve(listener, tls, routes, shutdown).await,
+        None => {
+            warp::serve(routes)
+                .incoming(listener)
+                .graceful(shutdown)
+                .run()
+                .await
+        }
+    }
     tracing::info!("stopping the applications");
     // The engine stops a run in progress after its current replica step, then the replicas; the run's record
     // is ended (stopped, retryable) before the agent exits.

@@ -67,6 +67,14 @@ impl Live {
             .subscribe()
     }
 
+    /// How many viewers follow an upgrade live now (each holds one receiver while its websocket is open).
+    pub fn viewers(&self) -> usize {
+        self.channels()
+            .values()
+            .map(broadcast::Sender::receiver_count)
+            .sum()
+    }
+
     /// Forgets the channel of upgrade `id` when nobody follows it any more (call after dropping a receiver).
     pub fn release(&self, id: i64) {
         let mut channels = self.channels();

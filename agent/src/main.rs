@@ -21,7 +21,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API and the console, keep the records, run upgrades.
-    Serve(ServeArgs),
+    // Boxed: its many options make it far larger than the other commands' arguments.
+    Serve(Box<ServeArgs>),
     /// Check a version package, and a configuration against it, as the console and the agent do.
     Validate(agent::validate::Args),
     /// Add, list and remove accounts, set their passwords and roles.
@@ -87,9 +88,21 @@ struct ServeArgs {
     /// Minutes after which an unused session expires.
     #[arg(long, default_value_t = 480)]
     session_idle_minutes: u64,
-    /// Mark the session cookie `Secure` (when a TLS proxy fronts the agent).
+    /// Mark the session cookie `Secure` (when a TLS proxy fronts the agent; implied by --tls-cert).
     #[arg(long)]
     secure_cookie: bool,
+    /// Serve HTTPS with this certificate chain (PEM, the agent's certificate first).
+    #[arg(long, env = "AGENT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "AGENT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long, env = "AGENT_INSECURE_HTTP")]
+    insecure_http: bool,
+    /// A file holding the bearer token a Prometheus scraper presents on GET /metrics.
+    #[arg(long, env = "AGENT_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,13 +114,26 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Validate(args) => std::process::exit(agent::validate::run(args)),
         Command::Users(args) => std::process::exit(agent::users::run(args)),
     }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Refusals first, so that nothing is created for an agent that will not start.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(agent::tls::ServerTls::load(cert, key)?),
+        _ => None,
+    };
+    if tls.is_none() {
+        agent::config::check_plain_http(args.listen, args.insecure_http)?;
+    }
+    let metrics_token = args
+        .metrics_token_file
+        .as_deref()
+        .map(agent::metrics::MetricsToken::read)
+        .transpose()?;
     let console_dir = args.console_dir.or_else(|| {
         let built = PathBuf::from("frontend/dist");
         built.join("index.html").is_file().then_some(built)
@@ -141,6 +167,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bootstrap,
         session_idle: Duration::from_secs(args.session_idle_minutes * 60),
         secure_cookie: args.secure_cookie,
+        tls,
+        metrics_token,
     };
     let platform = match args.platform.as_str() {
         "local" => PlatformConfig::Local(LocalConfig {

@@ -26,3 +26,124 @@ fn an_unknown_platform_is_named_and_nothing_is_created() {
     );
     assert!(!data_dir.exists(), "the data directory was created");
 }
+
+/// Runs `agent serve` with `args` and a data directory in a scratch directory; returns whether it succeeded, its
+/// stderr, and whether the data directory exists afterwards.
+fn serve(scratch: &std::path::Path, args: &[&str]) -> (bool, String, bool) {
+    let data_dir = scratch.join("data");
+    let output = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("AGENT_INSECURE_HTTP")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        data_dir.exists(),
+    )
+}
+
+#[test]
+fn plain_http_off_loopback_is_refused_saying_what_to_pass_and_nothing_is_created() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let scratch = tempfile::tempdir().unwrap();
+        let (ok, stderr, created) = serve(scratch.path(), &["--listen", listen]);
+        assert!(!ok, "{listen}: {stderr}");
+        assert!(
+            stderr.contains("refusing to serve plain HTTP")
+                && stderr.contains("not a loopback address")
+                && stderr.contains("--tls-cert and --tls-key")
+                && stderr.contains("--insecure-http"),
+            "{listen}: {stderr}"
+        );
+        assert!(!created, "{listen}: the data directory was created");
+    }
+}
+
+#[test]
+fn an_unusable_tls_certificate_or_key_is_named_and_nothing_is_created() {
+    let scratch = tempfile::tempdir().unwrap();
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = scratch.path().join("agent.crt");
+    let key = scratch.path().join("agent.key");
+    let other_key = scratch.path().join("other.key");
+    let empty = scratch.path().join("empty.pem");
+    let missing = scratch.path().join("missing.pem");
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(&other_key, other.serialize_pem()).unwrap();
+    std::fs::write(&empty, "").unwrap();
+    let name = |p: &std::path::Path| p.display().to_string();
+    let cases = [
+        (
+            &missing,
+            &key,
+            format!("{}: cannot read it", name(&missing)),
+        ),
+        (
+            &cert,
+            &missing,
+            format!("{}: cannot read it", name(&missing)),
+        ),
+        (&empty, &key, format!("{}: no certificate", name(&empty))),
+        (&key, &key, format!("{}: no certificate", name(&key))),
+        (&cert, &empty, format!("{}: no private key", name(&empty))),
+        (&cert, &cert, format!("{}: no private key", name(&cert))),
+        (
+            &cert,
+            &other_key,
+            format!("{} with {}", name(&cert), name(&other_key)),
+        ),
+    ];
+    for (cert, key, expected) in cases {
+        let (ok, stderr, created) = serve(
+            scratch.path(),
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                &name(cert),
+                "--tls-key",
+                &name(key),
+            ],
+        );
+        assert!(!ok, "{expected}: {stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "expected `{expected}` in: {stderr}"
+        );
+        assert!(!created, "{expected}: the data directory was created");
+    }
+}
+
+#[test]
+fn an_empty_or_missing_metrics_token_file_is_named_and_nothing_is_created() {
+    let scratch = tempfile::tempdir().unwrap();
+    let empty = scratch.path().join("token");
+    std::fs::write(&empty, "\n").unwrap();
+    let missing = scratch.path().join("no-token");
+    for (file, expected) in [
+        (&empty, "the metrics token file is empty"),
+        (&missing, "No such file"),
+    ] {
+        let (ok, stderr, created) = serve(
+            scratch.path(),
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-token-file",
+                &file.display().to_string(),
+            ],
+        );
+        assert!(!ok, "{stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(!created, "the data directory was created");
+    }
+}

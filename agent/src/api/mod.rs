@@ -6,13 +6,14 @@
 //! - `cluster`: what runs now; `versions`: version packages.
 //! - `upgrades`: upgrade records, starting, stopping and retrying (`upgrade_form`: the form and its checks).
 //! - `log_stream`: an upgrade's log, replayed then followed live over a websocket.
-//! - `console`: the built console, `/` and `/healthz`.
+//! - `console`: the built console, `/` and `/healthz`; `metrics`: `/metrics` for Prometheus.
 //! - `problem`: what a refused request answers.
 
 mod accounts;
 mod cluster;
 mod console;
 mod log_stream;
+mod metrics;
 pub mod problem;
 mod sessions;
 mod upgrade_form;
@@ -59,8 +60,12 @@ pub struct Inner {
     pub allowed_origins: Vec<String>,
     /// The address the agent listens on (its own origin when reached directly).
     pub local: SocketAddr,
-    /// Whether the session cookie is `Secure`.
+    /// Whether the session cookie is `Secure` (behind a TLS proxy, or serving TLS itself).
     pub secure_cookie: bool,
+    /// What the agent counts itself for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// The bearer token of a Prometheus scraper, when one is set.
+    pub metrics_token: Option<crate::metrics::MetricsToken>,
     /// Session idle expiry, for the cookie's Max-Age.
     pub session_idle_secs: u64,
     /// Turns true when the agent shuts down: live log viewers are closed so that shutdown does not wait on them.
@@ -90,7 +95,9 @@ impl State {
                 .map(|o| o.trim_end_matches('/').to_string())
                 .collect(),
             local,
-            secure_cookie: config.secure_cookie,
+            secure_cookie: config.secure_cookie || config.tls.is_some(),
+            metrics: crate::metrics::Metrics::default(),
+            metrics_token: config.metrics_token.clone(),
             session_idle_secs: config.session_idle.as_secs(),
             closing: tokio::sync::watch::channel(false).0,
         }))
@@ -111,7 +118,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Infa
         .or(versions::routes(state.clone()).boxed())
         .or(upgrades::routes(state.clone()).boxed())
         .or(log_stream::routes(state.clone()).boxed())
-        .or(accounts::routes(state.clone()).boxed());
+        .or(accounts::routes(state.clone()).boxed())
+        .or(metrics::routes(state.clone()).boxed());
     let site = console::routes(state.console_dir.clone());
     origin_check(state)
         .and(api.or(site).or(method_not_allowed()))
@@ -119,13 +127,14 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Infa
 }
 
 /// Every path and the methods it answers, by resource.
-const PATHS: [&[(&str, &str)]; 7] = [
+const PATHS: [&[(&str, &str)]; 8] = [
     sessions::PATHS,
     accounts::PATHS,
     cluster::PATHS,
     versions::PATHS,
     upgrades::PATHS,
     log_stream::PATHS,
+    metrics::PATHS,
     console::PATHS,
 ];
 

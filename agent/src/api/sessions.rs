@@ -7,6 +7,7 @@ use warp::{Filter, Rejection, Reply};
 use super::problem::Problem;
 use super::{State, session_with, with_state};
 use crate::accounts::{Logon, SESSION_COOKIE};
+use crate::metrics::LogonFailure;
 
 /// This module's paths and the methods each answers, for the `Allow` header of a 405.
 pub const PATHS: &[(&str, &str)] = &[
@@ -52,6 +53,7 @@ async fn log_on(request: LoginRequest, state: State) -> Result<Response<String>,
         }
         Logon::Refused { delay } => {
             tracing::warn!(user = %request.username, "failed logon");
+            state.metrics.logon_failed(LogonFailure::Refused);
             tokio::time::sleep(delay).await;
             Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -60,18 +62,21 @@ async fn log_on(request: LoginRequest, state: State) -> Result<Response<String>,
             )
             .into())
         }
-        Logon::Throttled { retry_after } => Err(Problem::Api {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            body: ApiError {
-                error: "too-many-attempts".into(),
-                message: format!(
-                    "too many failed logons for this account; try again in {retry_after} s"
-                ),
-                running: None,
-            },
-            retry_after: Some(retry_after),
+        Logon::Throttled { retry_after } => {
+            state.metrics.logon_failed(LogonFailure::Throttled);
+            Err(Problem::Api {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                body: ApiError {
+                    error: "too-many-attempts".into(),
+                    message: format!(
+                        "too many failed logons for this account; try again in {retry_after} s"
+                    ),
+                    running: None,
+                },
+                retry_after: Some(retry_after),
+            }
+            .into())
         }
-        .into()),
     }
 }
 
@@ -102,7 +107,10 @@ async fn log_off(token: Option<String>, state: State) -> Result<Response<String>
     if let Some(token) = token {
         state.accounts.logout(token).await.map_err(Problem::from)?;
     }
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    // `Secure` as the cookie it replaces, so that a browser over TLS accepts the replacement.
+    let secure = if state.secure_cookie { "; Secure" } else { "" };
+    let expired =
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
     json_response(&serde_json::json!({"logged_out": true}), expired)
 }
 

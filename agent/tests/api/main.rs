@@ -4,10 +4,12 @@
 mod accounts;
 mod crash;
 mod logs;
+mod metrics;
 mod openapi;
 mod roles;
 mod sessions;
 mod support;
+mod tls;
 mod upgrades;
 mod users;
 mod versions;

@@ -54,7 +54,8 @@ const fn row(
 }
 
 /// Every route that needs a session, except the websocket (checked with a real handshake below).
-const MATRIX: [Row; 21] = [
+const MATRIX: [Row; 22] = [
+    row("GET", "/metrics", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/me", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/limits", Role::Viewer, Body::Empty, 200),
     row("GET", "/api/v1/cluster", Role::Viewer, Body::Empty, 200),

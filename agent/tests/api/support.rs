@@ -56,6 +56,8 @@ fn rand_u16() -> u16 {
 pub struct Options {
     /// Pass `--admin-password` (else the agent generates one).
     pub admin_password: bool,
+    /// `--listen`.
+    pub listen: String,
     /// Extra arguments.
     pub args: Vec<String>,
 }
@@ -64,6 +66,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             admin_password: true,
+            listen: "127.0.0.1:0".into(),
             args: Vec::new(),
         }
     }
@@ -112,7 +115,7 @@ impl Agent {
         command
             .arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&options.listen)
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--bin-dir")
@@ -156,11 +159,12 @@ impl Agent {
             match rx.recv_timeout(left) {
                 Ok(Ok(line)) => printed.push(line),
                 Ok(Err(line)) => {
-                    if let Some(at) = line.find("listening on http://") {
+                    if let Some(at) = line.find("listening on http") {
                         let url = line[at + "listening on ".len()..].trim();
                         // Strip the ANSI colour codes a terminal-less logger may still write.
                         let url: String = url.chars().take_while(|c| !c.is_control()).collect();
-                        break url;
+                        // Listening on every address: the tests still only talk to loopback.
+                        break url.replacen("0.0.0.0", "127.0.0.1", 1);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
