@@ -6,11 +6,13 @@
 //! - `cluster`: what runs now; `versions`: version packages.
 //! - `upgrades`: upgrade records, starting, stopping and retrying (`upgrade_form`: the form and its checks).
 //! - `log_stream`: an upgrade's log, replayed then followed live over a websocket.
+//! - `log_query`: where a reader of the log starts and how much it takes (`after`, `limit`).
 //! - `console`: the built console, `/` and `/healthz`.
 //! - `problem`: what a refused request answers.
 
 mod cluster;
 mod console;
+mod log_query;
 mod log_stream;
 pub mod problem;
 mod sessions;
