@@ -25,6 +25,9 @@ done
   fail "build first: cargo build -p agent -p demo --bins (looked for target/debug/agent and demo-app)"
 
 work=$(mktemp -d -t api-fuzz.XXXXXX)
+# Kept after the run, for a look at what was sent: every request and response as HAR.
+reports=$root/target/api-fuzz
+mkdir -p "$reports"
 data_dir=$work/data
 agent_pid=
 
@@ -139,12 +142,12 @@ AGENT_SESSION=$session timeout $((seconds + 120)) \
   --max-time "$seconds" \
   --workers 1 \
   --seed "${API_FUZZ_SEED:-$RANDOM}" \
-  --report ndjson --report-ndjson-path "$work/events.ndjson" \
+  --report har --report-har-path "$reports/requests.har" \
   --no-color
 result=$?
 set -e
 took=$(($(date +%s) - started))
-calls=$(grep -c '"ScenarioFinished"\|"CheckRecorded"' "$work/events.ndjson" 2>/dev/null || true)
-say "schemathesis took ${took} s"
+calls=$(jq '.log.entries | length' "$reports/requests.har" 2>/dev/null || echo "an unknown number of")
+say "schemathesis took ${took} s and made $calls calls (each in $reports/requests.har)"
 (( result == 0 )) || fail "schemathesis found disagreements between the agent and agent/openapi.yaml (exit $result)"
 say "the agent and agent/openapi.yaml agree"
