@@ -107,7 +107,9 @@ mod tests {
         }
         assert_eq!(parse("limit=10000").expect("the maximum").limit, 10_000);
         assert_eq!(
-            parse("after=9223372036854775807").expect("the largest seq").after,
+            parse("after=9223372036854775807")
+                .expect("the largest seq")
+                .after,
             i64::MAX as u64
         );
     }

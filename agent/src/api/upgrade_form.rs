@@ -72,8 +72,10 @@ pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<Upgra
             "target_version" => fields.target_version = Some(text()),
             "mode" => fields.mode = Some(text()),
             "config_kind" => fields.config_kind = Some(text()),
-            "risk_accepted" => fields.risk_accepted = text() == "true",
-            "template_mismatch_confirmed" => fields.template_mismatch_confirmed = text() == "true",
+            "risk_accepted" => fields.risk_accepted = acknowledged(&name, &text())?,
+            "template_mismatch_confirmed" => {
+                fields.template_mismatch_confirmed = acknowledged(&name, &text())?
+            }
             "config" => {
                 fields.config = Some((file_name.unwrap_or_else(|| "values.yaml".into()), data))
             }
@@ -81,6 +83,18 @@ pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<Upgra
         }
     }
     Ok(fields)
+}
+
+/// An acknowledgement field: present means `true`, the one value it takes; anything else is a 400 naming it, so
+/// that a client sending `false` or `yes` learns the form's rule instead of having it read one way or the other.
+fn acknowledged(field: &str, value: &str) -> Result<bool, Problem> {
+    if value == "true" {
+        Ok(true)
+    } else {
+        Err(Problem::bad_request(format!(
+            "form field `{field}` is `{value}`; it is `true` when given (leave it out otherwise)"
+        )))
+    }
 }
 
 pub(super) fn parse_word<T: serde::de::DeserializeOwned>(

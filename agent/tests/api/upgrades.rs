@@ -238,6 +238,47 @@ async fn refused_upgrades_say_why_and_start_nothing() {
         "{body}"
     );
 
+    // Found by schemathesis: `template_mismatch_confirmed=false` was read as "not confirmed" and served, where the
+    // description gives `true` as the one value. An acknowledgement is `true` or absent; anything else is 400 naming
+    // it, on the check as on the start.
+    for (field, value) in [
+        ("risk_accepted", "false"),
+        ("risk_accepted", "yes"),
+        ("template_mismatch_confirmed", "false"),
+    ] {
+        for path in ["/api/v1/upgrades/check", "/api/v1/upgrades"] {
+            let mut form = reqwest::multipart::Form::new()
+                .text("target_version", "V5.1.2.04")
+                .text("mode", "zero-downtime")
+                .text("config_kind", "standard")
+                .part(
+                    "config",
+                    reqwest::multipart::Part::bytes(demo_bytes("config/standard-V5.1.2.04.yaml"))
+                        .file_name("standard-V5.1.2.04.yaml"),
+                );
+            if field != "risk_accepted" {
+                form = form.text("risk_accepted", "true");
+            }
+            form = form.text(field, value);
+            let response = admin
+                .http
+                .post(admin.at(path))
+                .multipart(form)
+                .send()
+                .await
+                .expect("POST form");
+            assert_eq!(response.status(), 400, "{path} with {field}={value}");
+            let body: serde_json::Value = response.json().await.expect("JSON error");
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(
+                body["error"] == "bad-request"
+                    && message.contains(&format!("`{field}`"))
+                    && message.contains(&format!("`{value}`")),
+                "{path} with {field}={value}: {body}"
+            );
+        }
+    }
+
     assert_eq!(
         admin.get_json("/api/v1/upgrades").await,
         serde_json::json!([]),
