@@ -3,7 +3,7 @@
 
 use bytes::Buf;
 use futures_util::{StreamExt, TryStreamExt};
-use shared::api::{ConfigKind, ZeroDowntimeDecision};
+use shared::api::{ConfigKind, UpgradeMode, ZeroDowntimeDecision};
 use shared::manifest::Manifest;
 use shared::report::Report;
 use warp::Rejection;
@@ -16,6 +16,8 @@ use crate::checks;
 use crate::engine::Deployment;
 use crate::versions;
 
+/// The words `mode` takes, for messages.
+pub(super) const MODES: &str = "`zero-downtime` or `downtime`";
 /// Largest small form field (target version, mode...).
 const FIELD_LIMIT: usize = 1024;
 
@@ -24,8 +26,8 @@ const FIELD_LIMIT: usize = 1024;
 pub(super) struct UpgradeForm {
     /// `target_version`.
     pub(super) target_version: Option<String>,
-    /// `mode`.
-    pub(super) mode: Option<String>,
+    /// `mode`, checked when given: the check reads no mode, but a mode it cannot be is refused on both routes.
+    pub(super) mode: Option<UpgradeMode>,
     /// `config_kind`.
     pub(super) config_kind: Option<String>,
     /// `config`: file name and bytes.
@@ -70,7 +72,7 @@ pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<Upgra
         let text = || String::from_utf8_lossy(&data).trim().to_string();
         match name.as_str() {
             "target_version" => fields.target_version = Some(text()),
-            "mode" => fields.mode = Some(text()),
+            "mode" => fields.mode = Some(parse_word("mode", Some(&text()), MODES)?),
             "config_kind" => fields.config_kind = Some(text()),
             "risk_accepted" => fields.risk_accepted = acknowledged(&name, &text())?,
             "template_mismatch_confirmed" => {

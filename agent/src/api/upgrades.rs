@@ -8,7 +8,7 @@ use warp::{Filter, Rejection, Reply};
 
 use super::log_query::{LogQuery, log_query};
 use super::problem::Problem;
-use super::upgrade_form::{Assessment, assess, parse_word, read_form};
+use super::upgrade_form::{Assessment, MODES, assess, read_form};
 use super::{State, attachment, session_with, with_state};
 use crate::records::{self, NewRecord};
 
@@ -71,11 +71,9 @@ pub fn start(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejec
 
 async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Reply, Rejection> {
     let form = read_form(form, state.limits.max_upload_bytes).await?;
-    let mode: UpgradeMode = parse_word(
-        "mode",
-        form.mode.as_deref(),
-        "`zero-downtime` or `downtime`",
-    )?;
+    let mode = form
+        .mode
+        .ok_or_else(|| Problem::bad_request(format!("form field `mode` is missing ({MODES})")))?;
     let Assessment {
         mut report,
         decision,
