@@ -30,12 +30,17 @@ reports=$root/target/api-fuzz
 mkdir -p "$reports"
 data_dir=$work/data
 agent_pid=
+fuzzer_pid=
 
 # Stops the agent (SIGTERM, so that it stops its replicas in order; SIGKILL after 20 s), then any replica of this
 # data directory still alive (found by the marker the local platform puts in their environment), then removes the
 # data directory. Runs on every exit, failure included.
 stop_everything() {
   local status=$?
+  if [[ -n $fuzzer_pid ]]; then
+    kill -TERM "$fuzzer_pid" 2>/dev/null || true
+    wait "$fuzzer_pid" 2>/dev/null || true
+  fi
   if [[ -n $agent_pid ]] && kill -0 "$agent_pid" 2>/dev/null; then
     kill -TERM "$agent_pid" 2>/dev/null || true
     for _ in $(seq 200); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
@@ -132,8 +137,8 @@ say "demo upgrade $id $status"
 say "running schemathesis for about ${seconds} s"
 started=$(date +%s)
 # Logon and logout are left out: fuzzing them would trip the logon throttle or end the session under test.
-# `timeout` only guards against a hang: --max-time ends the run.
-set +e
+# `timeout` only guards against a hang: --max-time ends the run. In the background with `wait`, so that a signal
+# to this script runs the trap at once rather than after the run.
 AGENT_SESSION=$session timeout $((seconds + 120)) \
   "$SCHEMATHESIS" --config-file scripts/api-fuzz.toml run agent/openapi.yaml \
   --url "$url" \
@@ -143,9 +148,11 @@ AGENT_SESSION=$session timeout $((seconds + 120)) \
   --workers 1 \
   --seed "${API_FUZZ_SEED:-$RANDOM}" \
   --report har --report-har-path "$reports/requests.har" \
-  --no-color
-result=$?
-set -e
+  --no-color &
+fuzzer_pid=$!
+result=0
+wait "$fuzzer_pid" || result=$?
+fuzzer_pid=
 took=$(($(date +%s) - started))
 calls=$(jq '.log.entries | length' "$reports/requests.har" 2>/dev/null || echo "an unknown number of")
 say "schemathesis took ${took} s and made $calls calls (each in $reports/requests.har)"
