@@ -48,6 +48,7 @@ enum Field {
     /// `template_mismatch_confirmed`.
     TemplateMismatchConfirmed,
 }
+
 /// Largest small form field (target version, mode...).
 const FIELD_LIMIT: usize = 1024;
 
