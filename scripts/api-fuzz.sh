@@ -25,7 +25,7 @@ done
   fail "build first: cargo build -p agent -p demo --bins (looked for target/debug/agent and demo-app)"
 
 work=$(mktemp -d -t api-fuzz.XXXXXX)
-# Kept after the run, for a look at what was sent: every request and response as HAR.
+# Kept after the run: every request and response as HAR, for a look at what was sent, and schemathesis's caches.
 reports=$root/target/api-fuzz
 mkdir -p "$reports"
 data_dir=$work/data
@@ -138,9 +138,11 @@ say "running schemathesis for about ${seconds} s"
 started=$(date +%s)
 # Logon and logout are left out: fuzzing them would trip the logon throttle or end the session under test.
 # `timeout` only guards against a hang: --max-time ends the run. In the background with `wait`, so that a signal
-# to this script runs the trap at once rather than after the run.
-AGENT_SESSION=$session timeout $((seconds + 120)) \
-  "$SCHEMATHESIS" --config-file scripts/api-fuzz.toml run agent/openapi.yaml \
+# to this script runs the trap at once rather than after the run. Run from $reports, where schemathesis and
+# Hypothesis keep their caches and example database (outside the sources; a failure found once is tried first
+# next time).
+(cd "$reports" && AGENT_SESSION=$session exec timeout $((seconds + 120)) \
+  "$SCHEMATHESIS" --config-file "$root/scripts/api-fuzz.toml" run "$root/agent/openapi.yaml" \
   --url "$url" \
   --exclude-path /api/v1/login \
   --exclude-path /api/v1/logout \
@@ -148,7 +150,7 @@ AGENT_SESSION=$session timeout $((seconds + 120)) \
   --workers 1 \
   --seed "${API_FUZZ_SEED:-$RANDOM}" \
   --report har --report-har-path "$reports/requests.har" \
-  --no-color &
+  --no-color) &
 fuzzer_pid=$!
 result=0
 wait "$fuzzer_pid" || result=$?
