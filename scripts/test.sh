@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check and test: fmt, clippy (native and wasm32), the native tests,
-# the wasm tests in headless Chromium, the console build, and the end-to-end browser tests.
+# the API against its description (schemathesis), the wasm tests in headless Chromium, the console build, and the
+# end-to-end browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,6 +21,9 @@ cargo clippy -p shared -p frontend --target wasm32-unknown-unknown --all-targets
 step "native tests"
 cargo build -p agent -p demo --bins --locked
 cargo nextest run --workspace --locked
+
+step "API against its description"
+scripts/api-fuzz.sh
 
 step "wasm tests in headless Chromium"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

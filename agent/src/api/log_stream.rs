@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use shared::api::{Me, Role, StreamMessage, UpgradeStatus};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
+use super::log_query::{LogQuery, log_query};
 use super::problem::Problem;
 use super::{State, session_with, with_state};
 use crate::live::LiveMessage;
@@ -31,29 +31,31 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
     stream(state)
 }
 
-/// Query of the log stream.
-#[derive(Debug, Deserialize)]
-pub struct StreamQuery {
-    /// Replay entries with seq greater than this, then follow.
-    #[serde(default)]
-    pub after: u64,
-}
-
 /// GET /api/v1/upgrades/{id}/logs/stream (websocket)
 pub fn stream(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "logs" / "stream")
         .and(warp::get())
         .and(session_with(state.clone(), Role::Viewer))
-        .and(warp::query::<StreamQuery>())
-        .and(warp::ws())
+        .and(log_query())
+        .and(handshake())
         .and(with_state(state))
         .and_then(open_stream)
+}
+
+/// A websocket handshake; a plain request to the stream gets 400 saying what a handshake needs (RFC 6455, 4.2.1).
+fn handshake() -> impl Filter<Extract = (Ws,), Error = Rejection> + Clone {
+    warp::ws().or_else(|_| async {
+        Err(Rejection::from(Problem::bad_request(
+            "this is a websocket: send a handshake (Connection: Upgrade, Upgrade: websocket, \
+             Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key)",
+        )))
+    })
 }
 
 async fn open_stream(
     id: i64,
     _me: Me,
-    query: StreamQuery,
+    query: LogQuery,
     ws: Ws,
     state: State,
 ) -> Result<impl Reply, Rejection> {

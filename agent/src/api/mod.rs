@@ -6,12 +6,14 @@
 //! - `cluster`: what runs now; `versions`: version packages.
 //! - `upgrades`: upgrade records, starting, stopping and retrying (`upgrade_form`: the form and its checks).
 //! - `log_stream`: an upgrade's log, replayed then followed live over a websocket.
+//! - `log_query`: where a reader of the log starts and how much it takes (`after`, `limit`).
 //! - `console`: the built console, `/` and `/healthz`; `metrics`: `/metrics` for Prometheus.
 //! - `problem`: what a refused request answers.
 
 mod accounts;
 mod cluster;
 mod console;
+mod log_query;
 mod log_stream;
 mod metrics;
 pub mod problem;

@@ -3,7 +3,7 @@
 
 use bytes::Buf;
 use futures_util::{StreamExt, TryStreamExt};
-use shared::api::{ConfigKind, ZeroDowntimeDecision};
+use shared::api::{ConfigKind, UpgradeMode, ZeroDowntimeDecision};
 use shared::manifest::Manifest;
 use shared::report::Report;
 use warp::Rejection;
@@ -16,6 +16,39 @@ use crate::checks;
 use crate::engine::Deployment;
 use crate::versions;
 
+/// The words `mode` takes, for messages.
+pub(super) const MODES: &str = "`zero-downtime` or `downtime`";
+/// The fields of the form by name; any other is refused, as `openapi.yaml` describes the form (no additional
+/// properties).
+const FIELDS: [(&str, Field); 6] = [
+    ("target_version", Field::TargetVersion),
+    ("mode", Field::Mode),
+    ("config_kind", Field::ConfigKind),
+    ("config", Field::Config),
+    ("risk_accepted", Field::RiskAccepted),
+    (
+        "template_mismatch_confirmed",
+        Field::TemplateMismatchConfirmed,
+    ),
+];
+
+/// A field of the upgrade form.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    /// `target_version`.
+    TargetVersion,
+    /// `mode`.
+    Mode,
+    /// `config_kind`.
+    ConfigKind,
+    /// `config`, the file.
+    Config,
+    /// `risk_accepted`.
+    RiskAccepted,
+    /// `template_mismatch_confirmed`.
+    TemplateMismatchConfirmed,
+}
+
 /// Largest small form field (target version, mode...).
 const FIELD_LIMIT: usize = 1024;
 
@@ -24,8 +57,8 @@ const FIELD_LIMIT: usize = 1024;
 pub(super) struct UpgradeForm {
     /// `target_version`.
     pub(super) target_version: Option<String>,
-    /// `mode`.
-    pub(super) mode: Option<String>,
+    /// `mode`, checked when given: the check reads no mode, but a mode it cannot be is refused on both routes.
+    pub(super) mode: Option<UpgradeMode>,
     /// `config_kind`.
     pub(super) config_kind: Option<String>,
     /// `config`: file name and bytes.
@@ -45,11 +78,19 @@ pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<Upgra
         .map_err(|e| Problem::bad_request(format!("unreadable form: {e}")))?
     {
         let name = part.name().to_string();
+        // Refused before its content is read.
+        let Some(field) = FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f) else {
+            let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
+            return Err(Problem::bad_request(format!(
+                "form field `{name}` is not one of the upgrade form's: {}",
+                names.join(", ")
+            ))
+            .into());
+        };
         let file_name = part.filename().map(str::to_string);
-        let limit = if name == "config" {
-            max_file as usize
-        } else {
-            FIELD_LIMIT
+        let limit = match field {
+            Field::Config => max_file as usize,
+            _ => FIELD_LIMIT,
         };
         let mut data = Vec::new();
         let mut stream = part.stream();
@@ -68,19 +109,32 @@ pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<Upgra
             data.extend_from_slice(chunk.chunk());
         }
         let text = || String::from_utf8_lossy(&data).trim().to_string();
-        match name.as_str() {
-            "target_version" => fields.target_version = Some(text()),
-            "mode" => fields.mode = Some(text()),
-            "config_kind" => fields.config_kind = Some(text()),
-            "risk_accepted" => fields.risk_accepted = text() == "true",
-            "template_mismatch_confirmed" => fields.template_mismatch_confirmed = text() == "true",
-            "config" => {
+        match field {
+            Field::TargetVersion => fields.target_version = Some(text()),
+            Field::Mode => fields.mode = Some(parse_word("mode", Some(&text()), MODES)?),
+            Field::ConfigKind => fields.config_kind = Some(text()),
+            Field::RiskAccepted => fields.risk_accepted = acknowledged(&name, &text())?,
+            Field::TemplateMismatchConfirmed => {
+                fields.template_mismatch_confirmed = acknowledged(&name, &text())?
+            }
+            Field::Config => {
                 fields.config = Some((file_name.unwrap_or_else(|| "values.yaml".into()), data))
             }
-            _ => {}
         }
     }
     Ok(fields)
+}
+
+/// An acknowledgement field: present means `true`, the one value it takes; anything else is a 400 naming it, so
+/// that a client sending `false` or `yes` learns the form's rule instead of having it read one way or the other.
+fn acknowledged(field: &str, value: &str) -> Result<bool, Problem> {
+    if value == "true" {
+        Ok(true)
+    } else {
+        Err(Problem::bad_request(format!(
+            "form field `{field}` is `{value}`; it is `true` when given (leave it out otherwise)"
+        )))
+    }
 }
 
 pub(super) fn parse_word<T: serde::de::DeserializeOwned>(

@@ -1,14 +1,14 @@
 //! Upgrades: checking and starting one, the records, stopping and retrying, a record's configuration and log.
 
-use serde::Deserialize;
 use shared::api::{Me, Role, UpgradeCheck, UpgradeMode, UpgradeStarted};
 use shared::start::{self, Blocker, Configuration, StartRequest};
 use warp::filters::multipart::FormData;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
+use super::log_query::{LogQuery, log_query};
 use super::problem::Problem;
-use super::upgrade_form::{Assessment, assess, parse_word, read_form};
+use super::upgrade_form::{Assessment, MODES, assess, read_form};
 use super::{State, attachment, session_with, with_state};
 use crate::records::{self, NewRecord};
 
@@ -71,11 +71,9 @@ pub fn start(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejec
 
 async fn start_upgrade(me: Me, form: FormData, state: State) -> Result<impl Reply, Rejection> {
     let form = read_form(form, state.limits.max_upload_bytes).await?;
-    let mode: UpgradeMode = parse_word(
-        "mode",
-        form.mode.as_deref(),
-        "`zero-downtime` or `downtime`",
-    )?;
+    let mode = form
+        .mode
+        .ok_or_else(|| Problem::bad_request(format!("form field `mode` is missing ({MODES})")))?;
     let Assessment {
         mut report,
         decision,
@@ -256,22 +254,12 @@ async fn download_config(id: i64, _me: Me, state: State) -> Result<impl Reply, R
     attachment(&config.file_name, config.bytes)
 }
 
-/// Query of `GET .../logs`.
-#[derive(Debug, Deserialize)]
-pub struct LogQuery {
-    /// Entries with seq greater than this.
-    #[serde(default)]
-    pub after: u64,
-    /// At most this many (default 1000, at most 10000).
-    pub limit: Option<u32>,
-}
-
 /// GET /api/v1/upgrades/{id}/logs
 pub fn logs(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "v1" / "upgrades" / i64 / "logs")
         .and(warp::get())
         .and(session_with(state.clone(), Role::Viewer))
-        .and(warp::query::<LogQuery>())
+        .and(log_query())
         .and(with_state(state))
         .and_then(read_logs)
 }
@@ -282,14 +270,13 @@ async fn read_logs(
     query: LogQuery,
     state: State,
 ) -> Result<impl Reply, Rejection> {
-    let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
     let found = state
         .db
         .run(move |conn| {
             if records::summary(conn, id)?.is_none() {
                 return Ok(None);
             }
-            records::logs(conn, id, query.after, limit).map(Some)
+            records::logs(conn, id, query.after, query.limit).map(Some)
         })
         .await
         .map_err(Problem::from)?;

@@ -231,12 +231,69 @@ async fn refused_upgrades_say_why_and_start_nothing() {
         mode: "sideways",
         ..UpgradeForm::rolling()
     };
-    let (status, body) = admin.post_form("/api/v1/upgrades", &bad_mode).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("bad-request")),
-        "{body}"
-    );
+    // The check reads no mode, but schemathesis found it serving one the form cannot have: both routes refuse it.
+    for path in ["/api/v1/upgrades", "/api/v1/upgrades/check"] {
+        let (status, body) = admin.post_form(path, &bad_mode).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad-request")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("`mode`") && m.contains("`sideways`")),
+            "{path}: {body}"
+        );
+    }
+
+    // Found by schemathesis: `template_mismatch_confirmed=false` was read as "not confirmed" and a field the form
+    // does not have was ignored, both served where the description allows neither. An acknowledgement is `true` or
+    // absent, and the form has its six fields only; anything else is 400 naming it, on the check as on the start.
+    for (field, value, named) in [
+        ("risk_accepted", "false", "`risk_accepted` is `false`"),
+        ("risk_accepted", "yes", "`risk_accepted` is `yes`"),
+        (
+            "template_mismatch_confirmed",
+            "false",
+            "`template_mismatch_confirmed` is `false`",
+        ),
+        (
+            "comment",
+            "hello",
+            "`comment` is not one of the upgrade form's",
+        ),
+    ] {
+        for path in ["/api/v1/upgrades/check", "/api/v1/upgrades"] {
+            let mut form = reqwest::multipart::Form::new()
+                .text("target_version", "V5.1.2.04")
+                .text("mode", "zero-downtime")
+                .text("config_kind", "standard")
+                .part(
+                    "config",
+                    reqwest::multipart::Part::bytes(demo_bytes("config/standard-V5.1.2.04.yaml"))
+                        .file_name("standard-V5.1.2.04.yaml"),
+                );
+            if field != "risk_accepted" {
+                form = form.text("risk_accepted", "true");
+            }
+            form = form.text(field, value);
+            let response = admin
+                .http
+                .post(admin.at(path))
+                .multipart(form)
+                .send()
+                .await
+                .expect("POST form");
+            assert_eq!(response.status(), 400, "{path} with {field}={value}");
+            let body: serde_json::Value = response.json().await.expect("JSON error");
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(
+                body["error"] == "bad-request" && message.contains(named),
+                "{path} with {field}={value}: {body}"
+            );
+        }
+    }
 
     assert_eq!(
         admin.get_json("/api/v1/upgrades").await,
