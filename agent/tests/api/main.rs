@@ -4,6 +4,7 @@
 mod crash;
 mod logs;
 mod openapi;
+mod product;
 mod roles;
 mod sessions;
 mod support;
