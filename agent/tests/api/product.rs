@@ -2,6 +2,7 @@
 //! or stopping the agent fails no call, the restarted agent takes the product back, and a replica that dies outside
 //! an upgrade is started again.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use shared::api::UpgradeStatus;
@@ -162,6 +163,45 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
         marked_processes(&platform).len(),
         7,
         "one replica more again"
+    );
+    // Owner-only: the platform dir and the supervisor's socket.
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&platform), 0o700);
+    assert_eq!(mode(&platform.join("supervisor.sock")), 0o600);
+    // A second supervisor for the same data dir gives way at once to the one running.
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_agent"))
+        .arg("supervise")
+        .arg("--data-dir")
+        .arg(&agent.data_dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("a second supervisor");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the second supervisor ended at once: {status:?}"
+    );
+    assert_eq!(
+        state_of(&cluster(&admin).await),
+        Some(("ready".to_string(), true)),
+        "the running supervisor still holds the product"
     );
     let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
     assert!(

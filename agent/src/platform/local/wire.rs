@@ -220,3 +220,32 @@ impl From<RemoteError> for PlatformError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_error_crosses_the_socket_with_the_same_message() {
+        let errors = [
+            PlatformError::UnknownReplica("web-3".into()),
+            PlatformError::Spawn {
+                app: "web".into(),
+                command: "/bin/nothing".into(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            },
+            PlatformError::Table {
+                path: "/data/platform/replicas.json".into(),
+                message: "expected value at line 1".into(),
+            },
+        ];
+        for error in errors {
+            let said = error.to_string();
+            let line = serde_json::to_string(&Reply::Err(error.into())).unwrap();
+            let Reply::Err(remote) = serde_json::from_str::<Reply>(&line).unwrap() else {
+                panic!("not an error: {line}");
+            };
+            assert_eq!(PlatformError::from(remote).to_string(), said);
+        }
+    }
+}
