@@ -130,9 +130,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `agent supervise`: runs until the product is stopped.
+/// `agent supervise`: runs until the product is stopped. Four workers whatever the cores: the proxies keep serving
+/// while other tasks wait on a replica or the disk.
 fn supervise(data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(agent::platform::local::supervisor::run(data_dir))?;
     Ok(())
 }

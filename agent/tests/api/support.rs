@@ -32,10 +32,11 @@ pub fn demo_bytes(path: &str) -> Vec<u8> {
     std::fs::read(demo(path)).unwrap_or_else(|e| panic!("{}: {e}", demo(path).display()))
 }
 
-/// Three consecutive free loopback ports for the demo product's stable addresses.
+/// Consecutive free loopback ports for the demo product's stable addresses, below the ephemeral range (32768 and
+/// up) that replicas get their ports from.
 fn free_base_port() -> u16 {
     for _ in 0..200 {
-        let base = 20_000 + (rand_u16() % 30_000);
+        let base = 20_000 + (rand_u16() % 12_000);
         if (0..4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
@@ -291,7 +292,7 @@ impl Agent {
         if let Some(pid) = std::fs::read_to_string(platform.join("supervisor.pid"))
             .ok()
             .and_then(|text| text.trim().parse::<u32>().ok())
-            && Path::new(&format!("/proc/{pid}")).exists()
+            && running(pid)
         {
             left.push(pid);
         }
@@ -306,6 +307,18 @@ impl Agent {
         }
         stopped && left.is_empty()
     }
+}
+
+/// Whether `pid` runs (exists and is no zombie waiting to be reaped).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
 }
 
 /// Live processes carrying the local platform's marker for `platform_dir` (its replicas).
@@ -323,16 +336,7 @@ pub fn marked_processes(platform_dir: &Path) -> Vec<u32> {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        if !zombie && environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+        if running(pid) && environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
             found.push(pid);
         }
     }

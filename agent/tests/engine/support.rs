@@ -52,21 +52,25 @@ pub fn deployment(version: &str, config: &str) -> Deployment {
     Deployment { manifest, values }
 }
 
-/// Three consecutive free loopback ports for the stable addresses.
+/// Three consecutive free loopback ports for the stable addresses, below the ephemeral range (32768 and up) that
+/// replicas get their ports from, so that no replica of a parallel test takes one before the supervisor binds it.
 pub fn free_base_port() -> u16 {
-    loop {
-        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        if base > 60000 {
-            continue;
-        }
-        let rest: Vec<_> = (1..3)
+    let mut seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..1000 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let base = 20_000 + (seed >> 8) as u16 % 12_000;
+        let rest: Vec<_> = (0..3)
             .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
             .collect();
         if rest.iter().all(Result::is_ok) {
             return base;
         }
     }
+    panic!("no three free consecutive ports between 20000 and 32000");
 }
 
 /// The agent's executable: the local platform starts it as `agent supervise`.

@@ -51,6 +51,82 @@ struct Shared {
     /// What the agent's watch sees; replaced after every change.
     snapshot: watch::Sender<Snapshot>,
     generation: AtomicU64,
+    /// Writes the table to disk off the async workers and outside the lock.
+    writer: TableWriter,
+}
+
+/// Writes the replica table on its own thread, newest version first (older ones pending are skipped), each with
+/// an fsync, so that a slow disk never holds the lock the proxies' neighbours need nor an async worker. A table on
+/// disk that lags behind is safe: after a supervisor crash, a replica missing from it carries the marker and is
+/// stopped as a stray, one not yet marked ready is replaced.
+struct TableWriter {
+    state: Arc<(Mutex<Written>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct Written {
+    /// The newest table not yet written, with its generation.
+    pending: Option<(u64, ReplicaTable)>,
+    /// The generation last written.
+    done: u64,
+}
+
+impl TableWriter {
+    fn start(dir: PathBuf) -> TableWriter {
+        let state: Arc<(Mutex<Written>, std::sync::Condvar)> = Arc::default();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            let (lock, changed) = &*shared;
+            loop {
+                let (generation, table) = {
+                    let mut written = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    loop {
+                        if let Some(next) = written.pending.take() {
+                            break next;
+                        }
+                        written = changed.wait(written).unwrap_or_else(|p| p.into_inner());
+                    }
+                };
+                if let Err(e) = table.save(&dir) {
+                    tracing::error!("cannot persist the replica table: {e}");
+                }
+                lock.lock().unwrap_or_else(|p| p.into_inner()).done = generation;
+                changed.notify_all();
+            }
+        });
+        TableWriter { state }
+    }
+
+    fn submit(&self, generation: u64, table: ReplicaTable) {
+        let (lock, changed) = &*self.state;
+        let mut written = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if written
+            .pending
+            .as_ref()
+            .is_none_or(|(g, _)| *g < generation)
+        {
+            written.pending = Some((generation, table));
+            changed.notify_all();
+        }
+    }
+
+    /// Waits (at most 10 s) until the table of `generation` or a newer one is on disk.
+    fn flush(&self, generation: u64) {
+        let (lock, changed) = &*self.state;
+        let mut written = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while written.done < generation {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::error!("the replica table was not written within 10 s");
+                return;
+            }
+            written = changed
+                .wait_timeout(written, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -107,6 +183,7 @@ impl Host {
                 http,
                 snapshot: watch::channel(Snapshot::default()).0,
                 generation: AtomicU64::new(0),
+                writer: TableWriter::start(dir.to_path_buf()),
             }),
         };
         host.shared.publish(&host.shared.lock());
@@ -140,16 +217,15 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Persists the table and tells the watchers; a failure to write is logged, since the replicas themselves are
-    /// fine.
-    fn save(&self, inner: &Inner) {
-        if let Err(e) = inner.table.save(&self.dir) {
-            tracing::error!("cannot persist the replica table: {e}");
-        }
-        self.publish(inner);
+    /// Tells the watchers and has the table persisted (a failure to write is logged, since the replicas
+    /// themselves are fine); returns the change's generation.
+    fn save(&self, inner: &Inner) -> u64 {
+        let generation = self.publish(inner);
+        self.writer.submit(generation, inner.table.clone());
+        generation
     }
 
-    fn publish(&self, inner: &Inner) {
+    fn publish(&self, inner: &Inner) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.snapshot.send_replace(Snapshot {
             supervisor: std::process::id(),
@@ -157,6 +233,7 @@ impl Shared {
             ports: inner.table.ports.clone(),
             replicas: inner.table.replicas.iter().map(to_replica).collect(),
         });
+        generation
     }
 
     fn values_file(&self, release: &Release) -> Result<PathBuf> {
@@ -784,11 +861,16 @@ impl Host {
                 tracing::warn!("stopping the product: {e}");
             }
         }
-        let mut inner = self.shared.lock();
-        for address in inner.addresses.values_mut() {
-            if let Some(task) = address.task.take() {
-                task.abort();
+        let generation = {
+            let mut inner = self.shared.lock();
+            for address in inner.addresses.values_mut() {
+                if let Some(task) = address.task.take() {
+                    task.abort();
+                }
             }
-        }
+            self.shared.save(&inner)
+        };
+        // The supervisor ends next: the table says what it left (nothing).
+        self.shared.writer.flush(generation);
     }
 }

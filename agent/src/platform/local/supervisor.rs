@@ -87,6 +87,8 @@ pub async fn run(data_dir: &Path) -> Result<()> {
                 });
             }
         };
+    // Before listening: an unreadable table ends the supervisor with its error, and no agent waits on a socket.
+    let host = Host::open(&paths.dir)?;
     // The lock is ours: a socket file left is from a supervisor that died.
     let _ = std::fs::remove_file(&paths.socket);
     let listener = UnixListener::bind(&paths.socket).map_err(io(&paths.socket))?;
@@ -99,7 +101,6 @@ pub async fn run(data_dir: &Path) -> Result<()> {
         paths.dir.display()
     );
 
-    let host = Host::open(&paths.dir)?;
     host.take_back().await?;
     let stop = std::sync::Arc::new(Notify::new());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
