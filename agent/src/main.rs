@@ -138,7 +138,11 @@ fn supervise(data_dir: &std::path::Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(agent::platform::local::supervisor::run(data_dir))?;
+    if let Err(e) = runtime.block_on(agent::platform::local::supervisor::run(data_dir)) {
+        // One line, the last of its log: the agent that started it quotes it.
+        tracing::error!("the supervisor cannot run: {e}");
+        std::process::exit(1);
+    }
     Ok(())
 }
 
