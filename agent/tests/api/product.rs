@@ -11,8 +11,8 @@ use crate::support::{
     Agent, Traffic, UpgradeForm, address, cluster, marked_processes, replicas, unfinished_jobs,
 };
 
-/// Calls a second of the steady load.
-const RATE: u32 = 100;
+/// Calls a second of the steady load (modest: these tests run beside others on small machines).
+const RATE: u32 = 50;
 
 /// Restarts the agent off the async workers (it waits for the agent's "listening" line), so the load keeps going.
 async fn restart(mut agent: Agent) -> Agent {
@@ -49,7 +49,7 @@ async fn sigkill_of_the_agent_fails_no_call_and_the_restart_takes_the_product_ba
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = traffic.finish().await;
 
-    assert!(report.calls > 200, "{} calls", report.calls);
+    assert!(report.calls > 100, "{} calls", report.calls);
     assert!(
         report.failures.is_empty(),
         "{} of {} calls failed: {:?}",
@@ -95,7 +95,7 @@ async fn the_agent_stopped_for_ten_seconds_fails_no_call() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = traffic.finish().await;
 
-    assert!(report.calls > 1000, "{} calls", report.calls);
+    assert!(report.calls > 500, "{} calls", report.calls);
     assert!(
         report.failures.is_empty(),
         "{} of {} calls failed: {:?}",
