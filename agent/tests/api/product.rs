@@ -208,6 +208,41 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
         log.contains(&id) && log.contains("starting it again in 1s"),
         "the restart and its backoff are logged: {log}"
     );
+
+    // Killed again right after it came back: the wait doubles.
+    let table: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(platform.join("replicas.json")).expect("table"),
+    )
+    .expect("table JSON");
+    let again = table["replicas"]
+        .as_array()
+        .expect("replicas")
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("the replica")["pid"]
+        .clone();
+    assert_ne!(again, victim["pid"], "a new process");
+    let status = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(again.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
+        if log.contains("starting it again in 2s")
+            && log.matches("started again and back in traffic").count() == 2
+            && state_of(&cluster(&admin).await) == Some(("ready".to_string(), true))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second restart, after 2 s, did not happen: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
