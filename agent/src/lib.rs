@@ -86,8 +86,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Serves the agent on `listener` until `shutdown` completes: opens the database in the data directory, creates
 /// the admin account on a first start, resumes an interrupted upgrade or starts the running deployment, then
-/// answers the API. At shutdown the replicas are stopped gracefully; a running upgrade stays recorded as running
-/// and is resumed at the next start.
+/// answers the API. At shutdown a running upgrade stops after its current replica step (recorded `stopped`,
+/// retryable); the product keeps running under its platform (the local platform's supervisor).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
@@ -134,9 +134,9 @@ pub async fn serve(
                 .await
         }
     }
-    tracing::info!("stopping the applications");
-    // The engine stops a run in progress after its current replica step, then the replicas; the run's record
-    // is ended (stopped, retryable) before the agent exits.
+    tracing::info!("shutting down; the product keeps running (agent stop-product stops it)");
+    // The engine stops a run in progress after its current replica step and lets go of the platform; the run's
+    // record is ended (stopped, retryable) before the agent exits.
     engine.shutdown().await;
     ops.wait_for_runs(std::time::Duration::from_secs(30)).await;
     Ok(())

@@ -1,4 +1,5 @@
-//! `agent serve`, `agent validate` and `agent users`: parses arguments, sets up logging and calls the library.
+//! `agent serve`, `agent validate`, `agent users`, `agent supervise` and `agent stop-product`: parses arguments,
+//! sets up logging and calls the library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,12 +22,29 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API and the console, keep the records, run upgrades.
+    ///
+    /// The product runs apart from the agent: its replicas and stable addresses are held by a supervisor process
+    /// (`agent supervise`, started when none runs for the data dir), so stopping or killing the agent leaves the
+    /// product serving, and the next start takes it back. To stop the product on purpose:
+    /// `agent stop-product --data-dir <dir>` (or SIGTERM to the pid in `<dir>/platform/supervisor.pid`).
     // Boxed: its many options make it far larger than the other commands' arguments.
     Serve(Box<ServeArgs>),
     /// Check a version package, and a configuration against it, as the console and the agent do.
     Validate(agent::validate::Args),
     /// Add, list and remove accounts, set their passwords and roles.
     Users(agent::users::Args),
+    /// Hold the product of a data dir (replicas and stable addresses) apart from the agent; `agent serve` starts it.
+    Supervise(DataDirArgs),
+    /// Stop the product of a data dir: drain and stop every replica, close the stable addresses, end the supervisor.
+    StopProduct(DataDirArgs),
+}
+
+/// `agent supervise` and `agent stop-product`.
+#[derive(Debug, Args)]
+struct DataDirArgs {
+    /// The agent's data directory.
+    #[arg(long, env = "AGENT_DATA_DIR", default_value = "./.data")]
+    data_dir: PathBuf,
 }
 
 /// `agent serve`: every option has a default good enough for the demo product.
@@ -107,7 +125,10 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The supervisor's log is a file (its stderr): no colour codes there.
+    let ansi = !matches!(cli.command, Command::Supervise(_));
     tracing_subscriber::fmt()
+        .with_ansi(ansi)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -117,7 +138,40 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args),
         Command::Validate(args) => std::process::exit(agent::validate::run(args)),
         Command::Users(args) => std::process::exit(agent::users::run(args)),
+        Command::StopProduct(args) => stop_product(&args.data_dir),
+        Command::Supervise(args) => supervise(&args.data_dir),
     }
+}
+
+/// `agent supervise`: runs until the product is stopped. Four workers whatever the cores: the proxies keep serving
+/// while other tasks wait on a replica or the disk.
+fn supervise(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if let Err(e) = runtime.block_on(agent::platform::local::supervisor::run(data_dir)) {
+        // One line, the last of its log: the agent that started it quotes it.
+        tracing::error!("the supervisor cannot run: {e}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `agent stop-product`.
+fn stop_product(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let stopped = runtime.block_on(agent::platform::local::stop_product(
+        data_dir,
+        Duration::from_secs(30),
+    ))?;
+    if stopped {
+        println!("the product of {} is stopped", data_dir.display());
+    } else {
+        println!("no product runs for {}", data_dir.display());
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -175,6 +229,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             data_dir: args.data_dir.clone(),
             bin_dir,
             base_port: args.base_port,
+            agent_program: std::env::current_exe()
+                .context("finding the agent's own executable (it runs the supervisor)")?,
         }),
         other => return Err(EngineError::UnknownPlatform(other.to_string()).into()),
     };

@@ -41,15 +41,19 @@ pub struct Console {
     data: tempfile::TempDir,
 }
 
-/// The agent and chromedriver, ended when the test ends however it ends.
+/// The agent, the product's supervisor and chromedriver, ended when the test ends however it ends.
 struct Processes {
     agent: Child,
+    /// The agent's executable, which also stops the product (`agent stop-product`).
+    agent_bin: PathBuf,
+    /// The agent's data directory.
+    data_dir: PathBuf,
     driver: Option<Child>,
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        // SIGTERM first: the agent then stops the demo product's replicas; SIGKILL would leave them running.
+        // SIGTERM first, as an operator would; the demo product keeps running under its supervisor.
         let _ = Command::new("kill")
             .args(["-TERM", &self.agent.id().to_string()])
             .status();
@@ -59,6 +63,19 @@ impl Drop for Processes {
         }
         let _ = self.agent.kill();
         let _ = self.agent.wait();
+        // Then the product: its replicas and its supervisor.
+        let stopped = Command::new(&self.agent_bin)
+            .arg("stop-product")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped
+            && let Ok(pid) = std::fs::read_to_string(self.data_dir.join("platform/supervisor.pid"))
+        {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
         if let Some(driver) = &mut self.driver {
             // The whole group: a test that failed before closing its session would otherwise leave Chromium
             // running once chromedriver is gone.
@@ -117,6 +134,8 @@ impl Console {
             .context("starting the agent")?;
         let mut processes = Processes {
             agent,
+            agent_bin: agent_bin.clone(),
+            data_dir: data.path().join("agent"),
             driver: None,
         };
         let driver_port = free_port()?;

@@ -140,6 +140,12 @@ pub enum Failure {
         /// What the platform answered.
         source: Box<PlatformError>,
     },
+    /// The platform could not hold its own repairs for the run (e.g. the local supervisor cannot be reached).
+    #[error("the platform cannot hold its repairs for the run: {source}")]
+    RepairsNotHeld {
+        /// What the platform answered.
+        source: Box<PlatformError>,
+    },
     /// The run failed, and so did its rollback.
     #[error("{first}; the rollback failed too: {then}")]
     Rollback {

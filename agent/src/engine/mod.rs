@@ -158,6 +158,6 @@ pub trait Engine: Send + Sync {
         events: Arc<dyn UpgradeEvents>,
         stop: watch::Receiver<bool>,
     ) -> BoxFuture<'_, RunOutcome>;
-    /// At agent shutdown: stop every replica gracefully.
+    /// At agent shutdown: a run in progress stops after its current replica step; the product keeps running.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

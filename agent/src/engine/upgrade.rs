@@ -110,6 +110,17 @@ impl<P: Platform> UpgradeEngine<P> {
         stop: watch::Receiver<bool>,
     ) -> RunOutcome {
         let _running = self.run_lock.lock().await;
+        // The platform restarts no replica by itself while the run goes on: an exit is the engine's to act on.
+        let _hold = match self.platform.hold_repairs().await {
+            Ok(hold) => hold,
+            Err(e) => {
+                let failure = Failure::RepairsNotHeld {
+                    source: Box::new(e),
+                };
+                events.log(Level::Error, None, &failure.to_string());
+                return RunOutcome::Failed(failure);
+            }
+        };
         let began = Instant::now();
         let (from, to) = (release(&job.from), release(&job.to));
         let stop = self.stop_signal(stop, events.clone());
@@ -374,7 +385,8 @@ impl<P: Platform> Engine for UpgradeEngine<P> {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            // A run in progress stops after its current replica step; then every replica is stopped.
+            // A run in progress stops after its current replica step; then the agent lets go of the platform, which
+            // keeps the product running.
             self.shutting_down.send_replace(true);
             let _idle = self.run_lock.lock().await;
             self.platform.shutdown(GRACE).await

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use shared::manifest::Application;
 
-use super::{Adoption, Health, Platform, PlatformError, Release, Replica, ReplicaState, Result};
+use super::{
+    Adoption, Health, Platform, PlatformError, Release, RepairHold, Replica, ReplicaState, Result,
+};
 
 /// How the replicas of one application and version behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +210,11 @@ impl Platform for MemoryPlatform {
             adopted: self.replicas().into_iter().map(|r| r.id).collect(),
             ..Adoption::default()
         })
+    }
+
+    async fn hold_repairs(&self) -> Result<RepairHold> {
+        // Nothing here restarts a replica by itself.
+        Ok(RepairHold::nothing())
     }
 
     async fn shutdown(&self, _grace: Duration) {

@@ -56,6 +56,9 @@ pub enum PlatformError {
         /// Why.
         source: std::io::Error,
     },
+    /// The local platform's supervisor cannot be started or reached, or refused the call.
+    #[error("{0}")]
+    Supervisor(String),
     /// The persisted replica table cannot be read.
     #[error("replica table {path} is unreadable: {message}")]
     Table {
@@ -114,7 +117,7 @@ impl ReplicaState {
 }
 
 /// One replica as the platform knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Replica {
     /// Stable id, e.g. `dataservice-4`.
     pub id: String,
@@ -136,7 +139,7 @@ impl Replica {
 }
 
 /// One readiness check's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Health {
     /// The readiness endpoint answered 200.
     Ready,
@@ -147,7 +150,7 @@ pub enum Health {
 }
 
 /// What `adopt` found after an agent restart.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Adoption {
     /// Replicas still running and back in traffic.
     pub adopted: Vec<String>,
@@ -191,6 +194,31 @@ pub trait Platform: Send + Sync + 'static {
     fn replicas(&self) -> Vec<Replica>;
     /// After an agent restart: takes back the replicas it had started and stops the rest.
     fn adopt(&self) -> impl Future<Output = Result<Adoption>> + Send;
-    /// Stops every replica gracefully and closes the stable addresses (agent shutdown).
+    /// While an upgrade runs: a replica that ends stays ended (the engine sees it and acts) instead of being
+    /// restarted by the platform; repairs resume when the returned hold is dropped.
+    fn hold_repairs(&self) -> impl Future<Output = Result<RepairHold>> + Send;
+    /// Agent shutdown: lets go of the platform. The product keeps running where the platform holds it apart from
+    /// the agent (the local platform's supervisor); stopping the product is an operator's decision.
     fn shutdown(&self, grace: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Repairs stay paused while this lives ([`Platform::hold_repairs`]).
+pub struct RepairHold {
+    /// What keeps the hold (the local platform: an open connection its supervisor counts); nothing when the
+    /// platform repairs nothing.
+    _held: Option<Box<dyn Send + Sync>>,
+}
+
+impl RepairHold {
+    /// A hold kept as long as `held` lives.
+    pub fn new(held: impl Send + Sync + 'static) -> RepairHold {
+        RepairHold {
+            _held: Some(Box::new(held)),
+        }
+    }
+
+    /// A hold on a platform that repairs nothing.
+    pub fn nothing() -> RepairHold {
+        RepairHold { _held: None }
+    }
 }

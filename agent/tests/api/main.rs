@@ -6,6 +6,7 @@ mod crash;
 mod logs;
 mod metrics;
 mod openapi;
+mod product;
 mod roles;
 mod sessions;
 mod support;

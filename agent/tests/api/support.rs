@@ -32,10 +32,11 @@ pub fn demo_bytes(path: &str) -> Vec<u8> {
     std::fs::read(demo(path)).unwrap_or_else(|e| panic!("{}: {e}", demo(path).display()))
 }
 
-/// Three consecutive free loopback ports for the demo product's stable addresses.
+/// Consecutive free loopback ports for the demo product's stable addresses, below the ephemeral range (32768 and
+/// up) that replicas get their ports from.
 fn free_base_port() -> u16 {
     for _ in 0..200 {
-        let base = 20_000 + (rand_u16() % 30_000);
+        let base = 20_000 + (rand_u16() % 12_000);
         if (0..4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
@@ -188,7 +189,7 @@ impl Agent {
         }
     }
 
-    /// Kills the agent with SIGKILL (its replicas keep running, as after a crash).
+    /// Kills the agent with SIGKILL (the product keeps running under its supervisor, as after a crash).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL the agent");
@@ -199,9 +200,9 @@ impl Agent {
     /// Starts the agent again on the same data directory and ports (after [`Agent::kill`]).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "kill the agent first");
-        let temp = self._temp.take();
         let mut again = Agent::launch(self.data_dir.clone(), self.base_port, &Options::default());
-        again._temp = temp;
+        // Taken only once the new agent runs: if it fails to start, this value still ends the product.
+        again._temp = self._temp.take();
         *self = again;
     }
 
@@ -257,8 +258,8 @@ impl Agent {
         }
     }
 
-    /// SIGTERM and wait, so that the agent stops its replicas; true when it exited on its own within 20 s (else
-    /// it is killed).
+    /// SIGTERM and wait (the product keeps running under its supervisor); true when the agent exited on its own
+    /// within 20 s (else it is killed).
     pub fn stop(&mut self) -> bool {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
@@ -279,9 +280,82 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// Stops the product of the agent's data dir on purpose (`agent stop-product`), then kills whatever of it is
+    /// left (its supervisor by the pid file, replicas by their marker), so that a test leaves no process behind.
+    /// True when `stop-product` succeeded and nothing was left to kill.
+    pub fn stop_product(&self) -> bool {
+        let stopped = Command::new(env!("CARGO_BIN_EXE_agent"))
+            .arg("stop-product")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let platform = self.data_dir.join("platform");
+        let mut left = Vec::new();
+        if let Some(pid) = std::fs::read_to_string(platform.join("supervisor.pid"))
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            && running(pid)
+        {
+            left.push(pid);
+        }
+        if let Ok(platform) = platform.canonicalize() {
+            left.extend(marked_processes(&platform));
+        }
+        for pid in &left {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        stopped && left.is_empty()
+    }
+}
+
+/// Whether `pid` runs (exists and is no zombie waiting to be reaped).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Live processes carrying the local platform's marker for `platform_dir` (its replicas).
+pub fn marked_processes(platform_dir: &Path) -> Vec<u32> {
+    let needle = format!("UPGRADE_AGENT_HOME={}", platform_dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if running(pid) && environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found.sort();
+    found
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.stop();
+        // Only the owner of the data dir (not the value a restart replaces) ends the product.
+        if self._temp.is_some() {
+            let _ = self.stop_product();
+        }
     }
 }
 
@@ -528,4 +602,184 @@ pub fn assert_gapless(seqs: &[u64]) {
         expected.as_slice(),
         "log seqs must be 1..n without gaps or duplicates"
     );
+}
+
+/// What a steady mixed load saw.
+#[derive(Debug, Default)]
+pub struct TrafficReport {
+    /// Calls made.
+    pub calls: u64,
+    /// Failed calls, with what was seen.
+    pub failures: Vec<String>,
+    /// Ids of the jobs submitted.
+    pub jobs: Vec<String>,
+}
+
+/// A steady mixed load through the product's stable addresses, as its users make it: DataService queries, job
+/// submissions and polls, web logons. Bounded: at most `rate` calls a second for at most 10 minutes.
+pub struct Traffic {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<TrafficReport>,
+}
+
+impl Traffic {
+    /// Starts `rate` calls a second, each in its own task.
+    pub fn start(dataservice: String, web: String, rate: u32) -> Traffic {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("client");
+            let report = std::sync::Arc::new(std::sync::Mutex::new(TrafficReport::default()));
+            let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+            let mut calls = tokio::task::JoinSet::new();
+            for turn in 0..u64::from(rate) * 600 {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let (http, report, ds, web) = (
+                    http.clone(),
+                    report.clone(),
+                    dataservice.clone(),
+                    web.clone(),
+                );
+                calls.spawn(async move {
+                    let outcome = one_call(turn, &http, &report, &ds, &web).await;
+                    let mut report = report.lock().expect("report");
+                    report.calls += 1;
+                    if let Err(e) = outcome {
+                        report.failures.push(e);
+                    }
+                });
+                while calls.try_join_next().is_some() {}
+            }
+            while calls.join_next().await.is_some() {}
+            std::mem::take(&mut *report.lock().expect("report"))
+        });
+        Traffic { stop, task }
+    }
+
+    /// Stops the load and waits for the calls in flight.
+    pub async fn finish(self) -> TrafficReport {
+        let _ = self.stop.send(true);
+        self.task.await.expect("the load task")
+    }
+}
+
+async fn one_call(
+    turn: u64,
+    http: &reqwest::Client,
+    report: &std::sync::Mutex<TrafficReport>,
+    ds: &str,
+    web: &str,
+) -> Result<(), String> {
+    let answer = match turn % 4 {
+        0 => {
+            http.get(format!("{ds}/api/query?q=load{turn}"))
+                .send()
+                .await
+        }
+        1 => {
+            let answer = http
+                .post(format!("{ds}/api/jobs"))
+                .json(&serde_json::json!({"input": format!("job {turn}")}))
+                .send()
+                .await
+                .map_err(|e| format!("submit: {e}"))?;
+            if answer.status() != 202 {
+                return Err(format!("submit: {}", answer.status()));
+            }
+            let body: Value = answer.json().await.map_err(|e| format!("submit: {e}"))?;
+            let id = body["id"].as_str().unwrap_or_default().to_string();
+            report.lock().expect("report").jobs.push(id);
+            return Ok(());
+        }
+        2 => {
+            let id = {
+                let report = report.lock().expect("report");
+                report
+                    .jobs
+                    .get(turn as usize / 4 % report.jobs.len().max(1))
+                    .cloned()
+            };
+            match id {
+                Some(id) => http.get(format!("{ds}/api/jobs/{id}")).send().await,
+                None => return Ok(()),
+            }
+        }
+        _ => {
+            http.post(format!("{web}/login"))
+                .json(&serde_json::json!({"username": "analyst", "password": "dataphin-demo"}))
+                .send()
+                .await
+        }
+    };
+    match answer {
+        Ok(answer) if answer.status() == 200 => Ok(()),
+        Ok(answer) => Err(format!(
+            "call {turn}: {} {}",
+            answer.status(),
+            answer.text().await.unwrap_or_default()
+        )),
+        Err(e) => Err(format!("call {turn}: {e}")),
+    }
+}
+
+/// The jobs of `ids` that do not answer `done` with a result within 30 s.
+pub async fn unfinished_jobs(dataservice: &str, ids: &[String]) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut missing = Vec::new();
+    for id in ids {
+        loop {
+            let body = match http
+                .get(format!("{dataservice}/api/jobs/{id}"))
+                .send()
+                .await
+            {
+                Ok(answer) if answer.status() == 200 => answer.json::<Value>().await.ok(),
+                _ => None,
+            };
+            if body
+                .as_ref()
+                .is_some_and(|b| b["status"] == "done" && b["result"].is_string())
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                missing.push(format!("{id}: {body:?}"));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    missing
+}
+
+/// The cluster view.
+pub async fn cluster(client: &Client) -> shared::api::ClusterView {
+    serde_json::from_value(client.get_json("/api/v1/cluster").await).expect("cluster view")
+}
+
+/// The stable address of `app` in the cluster view.
+pub fn address(view: &shared::api::ClusterView, app: &str) -> String {
+    view.applications
+        .iter()
+        .find(|a| a.name == app)
+        .map(|a| a.address.clone())
+        .unwrap_or_else(|| panic!("no application {app} in {view:?}"))
+}
+
+/// Every replica as `(id, version, state, ready)`, sorted.
+pub fn replicas(view: &shared::api::ClusterView) -> Vec<(String, String, String, bool)> {
+    let mut all: Vec<_> = view
+        .applications
+        .iter()
+        .flat_map(|a| &a.replicas)
+        .map(|r| (r.id.clone(), r.version.clone(), r.state.clone(), r.ready))
+        .collect();
+    all.sort();
+    all
 }

@@ -191,9 +191,20 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     let dir = cluster.platform_dir();
     assert_eq!(marked_processes(&dir).len(), 7);
     cluster.engine.shutdown().await;
+    assert_eq!(
+        marked_processes(&dir).len(),
+        7,
+        "the product keeps running after the agent's shutdown"
+    );
+    assert_eq!(version_at(&ds).await["version"], "V5.1.2.04");
+    stop_product(&cluster.config.data_dir).await;
     assert!(
         marked_processes(&dir).is_empty(),
-        "replicas outlived the shutdown"
+        "replicas outlived stop-product"
+    );
+    assert!(
+        reqwest::get(format!("{ds}/version")).await.is_err(),
+        "the stable address is closed"
     );
 }
 
@@ -600,11 +611,7 @@ async fn agent_process_for_the_kill_test() {
         .unwrap()
         .parse()
         .unwrap();
-    let config = agent::platform::local::LocalConfig {
-        data_dir: dir.into(),
-        bin_dir: bin_dir(),
-        base_port,
-    };
+    let config = local_config(std::path::Path::new(&dir), base_port);
     let engine = Cluster::reopen(&config);
     let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
     let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
@@ -668,11 +675,7 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     let before: Vec<u32> = marked_processes(&platform_dir);
     assert!(!before.is_empty(), "the replicas outlive the killed agent");
 
-    let config = agent::platform::local::LocalConfig {
-        data_dir: dir.path().to_path_buf(),
-        bin_dir: bin_dir(),
-        base_port,
-    };
+    let config = local_config(dir.path(), base_port);
     let engine = Cluster::reopen(&config);
     let events = std::sync::Arc::new(RecordingEvents::default());
     let job = UpgradeJob {
@@ -718,6 +721,7 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     pids.sort();
     assert_eq!(pids, running);
     engine.shutdown().await;
+    stop_product(dir.path()).await;
     assert!(marked_processes(&platform_dir).is_empty());
 }
 
@@ -820,7 +824,7 @@ async fn benchmark_rolling_upgrade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_shows_as_failed() {
+async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_comes_back() {
     let cluster = Cluster::new();
     let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
     cluster.engine.start(&from).await.unwrap();
@@ -858,9 +862,30 @@ async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_shows_as_failed(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // The other two DataService replicas take every request.
+    // The other two DataService replicas take every request while the supervisor starts it again.
     let load = Load::start(ds, web, RATE);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let apps = cluster.engine.applications();
+        let replica = apps[1]
+            .replicas
+            .iter()
+            .find(|r| r.id == victim["id"])
+            .cloned();
+        if replica
+            .as_ref()
+            .is_some_and(|r| r.state == "ready" && r.ready)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed replica did not come back: {replica:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Back in traffic: it answers through the stable address.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let load = load.finish().await;
     assert!(load.requests > 200);
     assert!(
@@ -868,8 +893,46 @@ async fn a_replica_killed_outside_an_upgrade_leaves_traffic_and_shows_as_failed(
         "failed requests: {:?}",
         &load.failures[..load.failures.len().min(10)]
     );
+    let platform_dir = cluster.platform_dir();
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(platform_dir.join("replicas.json")).unwrap())
+            .unwrap();
+    let again = table["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == victim["id"])
+        .unwrap()
+        .clone();
+    assert_ne!(again["pid"], victim["pid"], "a new process");
+    assert!(marked_processes(&platform_dir).contains(&(again["pid"].as_u64().unwrap() as u32)));
+    let http = reqwest::Client::new();
+    let mut answered_by = std::collections::HashSet::new();
+    for i in 0..30 {
+        let body: serde_json::Value = http
+            .get(format!(
+                "{}/api/query?q=back{i}",
+                cluster.address("dataservice")
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answered_by.insert(body["replica"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(
+        answered_by.contains(victim["id"].as_str().unwrap()),
+        "{answered_by:?}"
+    );
+    let log = std::fs::read_to_string(platform_dir.join("supervisor.log")).unwrap();
+    assert!(
+        log.contains("starting it again in 1s")
+            && log.contains("started again and back in traffic"),
+        "{log}"
+    );
     cluster.engine.shutdown().await;
-    assert!(marked_processes(&cluster.platform_dir()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1031,7 +1094,7 @@ async fn a_failed_downtime_upgrade_brings_the_old_version_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_process() {
+async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_the_product_serving() {
     let cluster = Cluster::new();
     let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
     let to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
@@ -1074,8 +1137,18 @@ async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_proces
         "{}",
         events.log_text()
     );
+    // The product still runs (old and new replicas) and its stable addresses answer.
+    let running = marked_processes(&cluster.platform_dir());
+    assert!(running.len() >= 7, "{running:?}");
+    for app in ["dataservice", "web"] {
+        let answer = reqwest::get(format!("{}/healthz", cluster.address(app)))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{app}");
+    }
+    stop_product(&cluster.config.data_dir).await;
     assert!(
         marked_processes(&cluster.platform_dir()).is_empty(),
-        "replicas outlived the shutdown"
+        "replicas outlived stop-product"
     );
 }

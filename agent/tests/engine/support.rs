@@ -52,28 +52,71 @@ pub fn deployment(version: &str, config: &str) -> Deployment {
     Deployment { manifest, values }
 }
 
-/// Three consecutive free loopback ports for the stable addresses.
+/// Three consecutive free loopback ports for the stable addresses, below the ephemeral range (32768 and up) that
+/// replicas get their ports from, so that no replica of a parallel test takes one before the supervisor binds it.
 pub fn free_base_port() -> u16 {
-    loop {
-        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        if base > 60000 {
-            continue;
-        }
-        let rest: Vec<_> = (1..3)
+    let mut seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..1000 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let base = 20_000 + (seed >> 8) as u16 % 12_000;
+        let rest: Vec<_> = (0..3)
             .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
             .collect();
         if rest.iter().all(Result::is_ok) {
             return base;
         }
     }
+    panic!("no three free consecutive ports between 20000 and 32000");
 }
 
-/// Kills, when dropped, every replica process of a platform dir, so that a failing test leaves none behind.
+/// The agent's executable: the local platform starts it as `agent supervise`.
+pub fn agent_program() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_agent"))
+}
+
+/// The local platform's configuration for `data_dir` and `base_port`.
+pub fn local_config(data_dir: &Path, base_port: u16) -> LocalConfig {
+    LocalConfig {
+        data_dir: data_dir.to_path_buf(),
+        bin_dir: bin_dir(),
+        base_port,
+        agent_program: agent_program(),
+    }
+}
+
+/// Stops the product of `data_dir` on purpose (as `agent stop-product` does): nothing of it runs afterwards.
+pub async fn stop_product(data_dir: &Path) {
+    let stopped = agent::platform::local::stop_product(data_dir, Duration::from_secs(30))
+        .await
+        .expect("stop the product");
+    assert!(stopped, "a supervisor ran for {}", data_dir.display());
+}
+
+/// The pid of the supervisor of a platform dir, from its pid file.
+pub fn supervisor_pid(platform_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(platform_dir.join("supervisor.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Kills, when dropped, the supervisor of a platform dir and then every replica process of it, so that a failing
+/// test leaves none behind (the supervisor first: it would start a killed replica again).
 pub struct ReplicaGuard(pub PathBuf);
 
 impl Drop for ReplicaGuard {
     fn drop(&mut self) {
+        if let Some(pid) = supervisor_pid(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         for pid in marked_processes(&self.0) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
@@ -94,11 +137,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let config = LocalConfig {
-            data_dir: dir.path().to_path_buf(),
-            bin_dir: bin_dir(),
-            base_port: free_base_port(),
-        };
+        let config = local_config(dir.path(), free_base_port());
         let engine = Cluster::reopen(&config);
         let guard = ReplicaGuard(config.data_dir.join("platform").canonicalize().unwrap());
         Cluster {

@@ -1,334 +1,312 @@
-//! The `local` platform: each replica is a child process on a free loopback port; each application's stable address
-//! (`127.0.0.1:<base_port + i>`) is a reverse proxy to its ready replicas.
+//! The `local` platform: each replica is a process on this machine on a free loopback port; each application's
+//! stable address (`127.0.0.1:<base_port + i>`) is a reverse proxy to its ready replicas. Both are held by a
+//! supervisor process (`agent supervise`, [`supervisor`]) that outlives the agent: the agent starts it when none
+//! runs for its data dir and talks to it over a Unix socket ([`wire`]), so stopping or killing the agent leaves
+//! the product serving. `agent stop-product` ([`stop_product`]) stops it on purpose.
 //!
 //! What a replica gets (see docs/engine.md): `DEMO_APP`, `DEMO_REPLICA`, `DEMO_VERSION`, `DEMO_PORT`,
 //! `DEMO_VALUES` (a file holding the values.yaml it runs with), `DEMO_STATE_DIR` (shared by every replica of the
 //! product, so work outlives a replica), and the marker `UPGRADE_AGENT_HOME` that finds orphans after a crash.
 //! Its stdout and stderr go to `<data dir>/platform/logs/<replica>.log`.
 
+mod host;
 mod process;
 mod proxy;
+pub mod supervisor;
 mod table;
+pub mod wire;
 
-use std::collections::{HashMap, HashSet};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use nix::sys::signal::Signal;
 use shared::manifest::Application;
-use tokio::sync::watch;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
 
-use self::proxy::{Backend, Backends};
-use self::table::{ReplicaRecord, ReplicaTable};
-use super::{Adoption, Health, Platform, PlatformError, Release, Replica, ReplicaState, Result};
+use self::supervisor::Paths;
+use self::wire::{Answer, MAX_LINE, Reply, Request, Snapshot};
+use super::{Adoption, Health, Platform, PlatformError, Release, RepairHold, Replica, Result};
 
-/// How long a drain waits for the requests a replica is serving before it stops it anyway.
-const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// Replicas as child processes behind per-application reverse proxies.
-pub struct LocalPlatform {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    /// `<data dir>/platform`: the table, values files, logs.
-    dir: PathBuf,
-    /// Where application commands are found.
-    bin_dir: PathBuf,
-    /// First stable port.
-    base_port: u16,
-    inner: Mutex<Inner>,
-    client: Client<HttpConnector, Full<Bytes>>,
-    http: reqwest::Client,
-}
-
-#[derive(Default)]
-struct Inner {
-    table: ReplicaTable,
-    /// Application → its traffic set and proxy task (the task only once exposed).
-    addresses: HashMap<String, Address>,
-    /// Replica → how it ended, once it has.
-    exits: HashMap<String, watch::Receiver<Option<String>>>,
-    /// Replicas asked to stop: their exit is not a crash.
-    stopping: HashSet<String>,
-}
-
-#[derive(Default)]
-struct Address {
-    backends: Arc<Backends>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
+/// How long the agent waits for a supervisor it started to listen.
+const SUPERVISOR_START: Duration = Duration::from_secs(10);
 
 /// What the local platform needs to know (`agent serve`'s `--data-dir`, `--bin-dir` and `--base-port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalConfig {
-    /// The agent's data dir; the platform keeps its replica table, values files and replica logs in `platform/`.
+    /// The agent's data dir; the platform keeps its replica table, values files and logs in `platform/`.
     pub data_dir: PathBuf,
     /// Where application commands such as `demo-app` are found.
     pub bin_dir: PathBuf,
     /// The first stable address port: application i listens on `127.0.0.1:<base_port + i>`.
     pub base_port: u16,
+    /// The agent's executable, started as `<agent_program> supervise --data-dir <data dir>` when no supervisor runs.
+    pub agent_program: PathBuf,
 }
 
 impl LocalConfig {
     /// The default stable address port of the first application.
     pub const DEFAULT_BASE_PORT: u16 = 18081;
 
-    /// The local platform in `data_dir`, commands from `bin_dir`, with the default base port.
+    /// The local platform in `data_dir`, commands from `bin_dir`, the agent beside them (`<bin_dir>/agent`, as in
+    /// a build's target dir), with the default base port.
     pub fn new(data_dir: impl Into<PathBuf>, bin_dir: impl Into<PathBuf>) -> LocalConfig {
+        let bin_dir = bin_dir.into();
         LocalConfig {
             data_dir: data_dir.into(),
-            bin_dir: bin_dir.into(),
+            agent_program: bin_dir.join("agent"),
+            bin_dir,
             base_port: Self::DEFAULT_BASE_PORT,
         }
     }
 }
 
+/// The agent's side of the local platform: every change is a call to the supervisor; `replicas` and `address`
+/// read a cache that the supervisor's watch keeps current.
+pub struct LocalPlatform {
+    config: LocalConfig,
+    paths: Paths,
+    cache: Arc<Mutex<Snapshot>>,
+    /// The task following the supervisor's changes (started by the first call).
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
 impl LocalPlatform {
-    /// Opens the platform living in `<data dir>/platform` (created if missing), reading its replica table.
+    /// Opens the platform of `<data dir>/platform` (created owner-only when missing). The first call connects to
+    /// its supervisor, starting one when none runs.
     pub fn open(config: &LocalConfig) -> Result<LocalPlatform> {
-        let LocalConfig {
-            data_dir,
-            bin_dir,
-            base_port,
-        } = config;
-        let base_port = *base_port;
-        let dir = data_dir.join("platform");
-        for sub in ["", "logs", "values", "state"] {
-            let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(|source| PlatformError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
-        // The marker is compared as text: one canonical spelling of the directory.
-        let dir = dir.canonicalize().map_err(|source| PlatformError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let mut table = ReplicaTable::load(&dir)?;
-        if table.base_port != base_port {
-            table.base_port = base_port;
-            table.ports.clear();
-        }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| PlatformError::Io {
-                path: "HTTP client".into(),
-                source: std::io::Error::other(e),
-            })?;
         Ok(LocalPlatform {
-            shared: Arc::new(Shared {
-                dir,
-                bin_dir: bin_dir.to_path_buf(),
-                base_port,
-                inner: Mutex::new(Inner {
-                    table,
-                    ..Default::default()
-                }),
-                client: proxy::client(),
-                http,
-            }),
+            config: config.clone(),
+            paths: Paths::prepare(&config.data_dir)?,
+            cache: Arc::new(Mutex::new(Snapshot::default())),
+            watcher: Mutex::new(None),
         })
     }
-}
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn update(&self, snapshot: Snapshot) {
+        update(&self.cache, snapshot);
     }
 
-    /// Persists the table; a failure is logged, since the replicas themselves are fine.
-    fn save(&self, inner: &Inner) {
-        if let Err(e) = inner.table.save(&self.dir) {
-            tracing::error!("cannot persist the replica table: {e}");
+    /// Follows the supervisor's changes from now on (once).
+    fn follow(&self) {
+        let mut watcher = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        if watcher.is_none() {
+            let (paths, cache) = (self.paths.clone(), self.cache.clone());
+            *watcher = Some(tokio::spawn(follow(paths, cache)));
         }
     }
 
-    fn values_file(&self, release: &Release) -> Result<PathBuf> {
-        let path = self.dir.join("values").join(format!(
-            "{}-{}.yaml",
-            release.version,
-            release.config_digest()
-        ));
-        if !path.exists() {
-            let tmp = path.with_extension("tmp");
-            let io = |source| PlatformError::Io {
-                path: path.display().to_string(),
-                source,
-            };
-            std::fs::write(&tmp, &release.values).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
+    /// Opens a connection to the supervisor, starting one if none answers (first call, or it was stopped).
+    async fn connect(&self) -> Result<UnixStream> {
+        if let Some(stream) = connect(&self.paths).await? {
+            return Ok(stream);
         }
-        Ok(path)
+        let (config, paths) = (self.config.clone(), self.paths.clone());
+        tokio::task::spawn_blocking(move || start_supervisor(&config, &paths))
+            .await
+            .map_err(|e| PlatformError::Supervisor(e.to_string()))??;
+        connect(&self.paths).await?.ok_or_else(|| {
+            PlatformError::Supervisor(format!(
+                "no supervisor answers on {}",
+                self.paths.socket.display()
+            ))
+        })
     }
 
-    /// Notes that a replica ended: out of traffic, and marked as a crash unless it was asked to stop.
-    fn ended(&self, id: &str, reason: String) {
-        let mut inner = self.lock();
-        let asked = inner.stopping.contains(id);
-        let app = inner
-            .table
-            .replicas
-            .iter()
-            .find(|r| r.id == id)
-            .map(|r| r.app.clone());
-        if let Some(app) = app
-            && let Some(address) = inner.addresses.get(&app)
-        {
-            address.backends.remove(id);
-        }
-        if !asked && let Some(record) = inner.table.get_mut(id) {
-            tracing::warn!(replica = id, "replica ended unexpectedly: {reason}");
-            record.state = ReplicaState::Exited(reason);
-            self.save(&inner);
+    /// One call: a request line, a reply line; the cache takes the snapshot that comes with it.
+    async fn call(&self, request: &Request) -> Result<Answer> {
+        self.follow();
+        let stream = self.connect().await?;
+        let (reply, _) = exchange(stream, request, &self.paths).await?;
+        match reply {
+            Reply::Ok { answer, snapshot } => {
+                self.update(snapshot);
+                Ok(answer)
+            }
+            Reply::Err(e) => Err(e.into()),
         }
     }
 }
 
-fn describe(status: std::process::ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => "ended".into(),
+/// Starts a supervisor unless one answers on the socket, and waits until one does.
+fn start_supervisor(config: &LocalConfig, paths: &Paths) -> Result<()> {
+    if connect_blocking(paths)?.is_some() {
+        return Ok(());
     }
-}
-
-/// Watches a child until it ends.
-fn watch_child(
-    shared: Arc<Shared>,
-    id: String,
-    mut child: tokio::process::Child,
-) -> watch::Receiver<Option<String>> {
-    let (tx, rx) = watch::channel(None);
-    tokio::spawn(async move {
-        let reason = match child.wait().await {
-            Ok(status) => describe(status),
-            Err(e) => format!("cannot be waited for: {e}"),
-        };
-        shared.ended(&id, reason.clone());
-        let _ = tx.send(Some(reason));
-    });
-    rx
-}
-
-/// Watches an adopted process (not our child: no exit status) until it ends.
-fn watch_adopted(
-    shared: Arc<Shared>,
-    id: String,
-    pid: u32,
-    start: u64,
-) -> watch::Receiver<Option<String>> {
-    let (tx, rx) = watch::channel(None);
-    tokio::spawn(async move {
-        while process::is_alive(pid, start) {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let reason = format!("process {pid} ended");
-        shared.ended(&id, reason.clone());
-        let _ = tx.send(Some(reason));
-    });
-    rx
-}
-
-fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| PlatformError::Io {
-            path: "127.0.0.1:0".into(),
+    tracing::info!(
+        "starting the supervisor of {} (its log: {})",
+        paths.dir.display(),
+        paths.log.display()
+    );
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&paths.log)
+        .map_err(|source| PlatformError::Io {
+            path: paths.log.display().to_string(),
             source,
         })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| PlatformError::Io {
-            path: "127.0.0.1:0".into(),
-            source,
-        })
-}
-
-fn to_replica(record: &ReplicaRecord) -> Replica {
-    Replica {
-        id: record.id.clone(),
-        app: record.app.clone(),
-        version: record.version.clone(),
-        config: record.config.clone(),
-        state: record.state.clone(),
+    let program = &config.agent_program;
+    let mut child = std::process::Command::new(program)
+        .arg("supervise")
+        .arg("--data-dir")
+        .arg(&config.data_dir)
+        .env_remove(process::MARKER)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        // Its own process group: a Ctrl-C or a signal meant for the agent's group does not reach it.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            PlatformError::Supervisor(format!(
+                "cannot start the supervisor `{} supervise`: {e}",
+                program.display()
+            ))
+        })?;
+    let deadline = Instant::now() + SUPERVISOR_START;
+    loop {
+        if connect_blocking(paths)?.is_some() {
+            // Reaped when it ends (after a stop-product), so that it never lingers as a zombie of the agent.
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Another agent's supervisor may have won the lock in between.
+            if connect_blocking(paths)?.is_some() {
+                return Ok(());
+            }
+            return Err(PlatformError::Supervisor(format!(
+                "the supervisor ended ({status}) before listening on {}: {}",
+                paths.socket.display(),
+                last_line(&paths.log)
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(PlatformError::Supervisor(format!(
+                "the supervisor did not listen on {} within {SUPERVISOR_START:?}; its log: {}",
+                paths.socket.display(),
+                paths.log.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-async fn wait_exit(mut exit: watch::Receiver<Option<String>>, limit: Duration) -> bool {
-    tokio::time::timeout(limit, exit.wait_for(|e| e.is_some()))
-        .await
-        .is_ok()
+/// The last line of a log, to quote it in an error (or where to look).
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|text| text.lines().last().map(str::to_string))
+        .unwrap_or_else(|| format!("see {}", log.display()))
+}
+
+fn update(cache: &Mutex<Snapshot>, snapshot: Snapshot) {
+    let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if snapshot.supervisor != cached.supervisor || snapshot.generation > cached.generation {
+        *cached = snapshot;
+    }
+}
+
+/// Refuses a socket that another user owns (it could be anyone's listener).
+fn check_owner(paths: &Paths) -> Result<bool> {
+    match std::fs::symlink_metadata(&paths.socket) {
+        Ok(meta) if meta.uid() != nix::unistd::getuid().as_raw() => {
+            Err(PlatformError::Supervisor(format!(
+                "{} belongs to uid {}, not to this user: refused",
+                paths.socket.display(),
+                meta.uid()
+            )))
+        }
+        Ok(_) => Ok(true),
+        Err(_) => Ok(false),
+    }
+}
+
+fn connect_blocking(paths: &Paths) -> Result<Option<std::os::unix::net::UnixStream>> {
+    if !check_owner(paths)? {
+        return Ok(None);
+    }
+    Ok(std::os::unix::net::UnixStream::connect(&paths.socket).ok())
+}
+
+async fn connect(paths: &Paths) -> Result<Option<UnixStream>> {
+    if !check_owner(paths)? {
+        return Ok(None);
+    }
+    Ok(UnixStream::connect(&paths.socket).await.ok())
+}
+
+/// Sends `request` and reads the first reply line; returns the reader too (a watch reads on).
+async fn exchange(
+    mut stream: UnixStream,
+    request: &Request,
+    paths: &Paths,
+) -> Result<(Reply, BufReader<tokio::io::Take<UnixStream>>)> {
+    let broken = |e: &dyn std::fmt::Display| {
+        PlatformError::Supervisor(format!(
+            "the supervisor on {} did not answer: {e}; its log: {}",
+            paths.socket.display(),
+            paths.log.display()
+        ))
+    };
+    let mut line = serde_json::to_vec(request).map_err(|e| broken(&e))?;
+    line.push(b'\n');
+    stream.write_all(&line).await.map_err(|e| broken(&e))?;
+    let mut reader = BufReader::new(stream.take(MAX_LINE as u64));
+    let reply = read_reply(&mut reader).await.map_err(|e| broken(&e))?;
+    Ok((reply, reader))
+}
+
+async fn read_reply(reader: &mut BufReader<tokio::io::Take<UnixStream>>) -> std::io::Result<Reply> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Err(std::io::Error::other("connection closed"));
+    }
+    serde_json::from_str(&line).map_err(std::io::Error::other)
+}
+
+/// Keeps `cache` current from the supervisor's watch, reconnecting when the connection breaks (the supervisor was
+/// restarted); ends when the platform is shut down (the task is aborted).
+async fn follow(paths: Paths, cache: Arc<Mutex<Snapshot>>) {
+    loop {
+        if let Ok(Some(stream)) = connect(&paths).await
+            && let Ok((first, mut reader)) = exchange(stream, &Request::Watch, &paths).await
+        {
+            let mut reply = Ok(first);
+            while let Ok(Reply::Ok { snapshot, .. }) = reply {
+                update(&cache, snapshot);
+                reply = read_reply(&mut reader).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 impl Platform for LocalPlatform {
     async fn expose(&self, app: &Application) -> Result<String> {
-        let shared = &self.shared;
-        let port = {
-            let mut inner = shared.lock();
-            if let Some(port) = inner.table.ports.get(&app.name).copied() {
-                port
-            } else {
-                let used: HashSet<u16> = inner.table.ports.values().copied().collect();
-                let mut port = shared.base_port;
-                while used.contains(&port) {
-                    port = port.saturating_add(1);
-                }
-                inner.table.ports.insert(app.name.clone(), port);
-                shared.save(&inner);
-                port
-            }
+        let request = Request::Expose {
+            app: app.clone(),
+            base_port: self.config.base_port,
         };
-        let address = format!("http://127.0.0.1:{port}");
-        if shared
-            .lock()
-            .addresses
-            .get(&app.name)
-            .is_some_and(|a| a.task.is_some())
-        {
-            return Ok(address);
+        match self.call(&request).await? {
+            Answer::Address(address) => Ok(address),
+            other => Err(unexpected(&other)),
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|source| PlatformError::Listen {
-                app: app.name.clone(),
-                address: address.clone(),
-                source,
-            })?;
-        let mut inner = shared.lock();
-        let entry = inner.addresses.entry(app.name.clone()).or_default();
-        if entry.task.is_none() {
-            entry.task = Some(proxy::serve(
-                app.name.clone(),
-                listener,
-                entry.backends.clone(),
-                shared.client.clone(),
-            ));
-        }
-        Ok(address)
     }
 
     fn address(&self, app: &str) -> Option<String> {
-        let inner = self.shared.lock();
-        inner
-            .table
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
             .ports
             .get(app)
             .map(|port| format!("http://127.0.0.1:{port}"))
     }
 
     async fn start_replica(&self, app: &Application, release: &Release) -> Result<String> {
-        let shared = &self.shared;
         let local = app
             .local
             .as_ref()
@@ -340,255 +318,119 @@ impl Platform for LocalPlatform {
         let command = if Path::new(&local.command).is_absolute() {
             PathBuf::from(&local.command)
         } else {
-            shared.bin_dir.join(&local.command)
+            self.config.bin_dir.join(&local.command)
         };
-        let values = shared.values_file(release)?;
-        let port = free_port()?;
-        let id = {
-            let mut inner = shared.lock();
-            inner.table.next_number += 1;
-            format!("{}-{}", app.name, inner.table.next_number)
-        };
-        let log_path = shared.dir.join("logs").join(format!("{id}.log"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|source| PlatformError::Io {
-                path: log_path.display().to_string(),
-                source,
-            })?;
-        let log_err = log.try_clone().map_err(|source| PlatformError::Io {
-            path: log_path.display().to_string(),
-            source,
-        })?;
-        let child = tokio::process::Command::new(&command)
-            .args(&local.args)
-            .env("DEMO_APP", &app.name)
-            .env("DEMO_REPLICA", &id)
-            .env("DEMO_VERSION", &release.version)
-            .env("DEMO_PORT", port.to_string())
-            .env("DEMO_VALUES", &values)
-            .env("DEMO_STATE_DIR", shared.dir.join("state"))
-            .env(process::MARKER, &shared.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err))
-            // Its own process group: a Ctrl-C meant for the agent does not reach the replicas; the agent stops
-            // them in order.
-            .process_group(0)
-            .spawn()
-            .map_err(|source| PlatformError::Spawn {
-                app: app.name.clone(),
-                command: command.display().to_string(),
-                source,
-            })?;
-        let pid = child.id().unwrap_or_default();
-        let start_ticks = process::stat(pid)
-            .map(|(start, _)| start)
-            .unwrap_or_default();
-        let mut inner = shared.lock();
-        inner.table.replicas.push(ReplicaRecord {
-            id: id.clone(),
-            app: app.name.clone(),
+        let request = Request::StartReplica {
+            app: app.clone(),
+            command,
             version: release.version.clone(),
-            config: release.config_digest(),
-            pid,
-            start_ticks,
-            port,
-            state: ReplicaState::Starting,
-        });
-        shared.save(&inner);
-        drop(inner);
-        let exit = watch_child(shared.clone(), id.clone(), child);
-        shared.lock().exits.insert(id.clone(), exit);
-        Ok(id)
+            values: release.values.clone(),
+        };
+        match self.call(&request).await? {
+            Answer::Replica(id) => Ok(id),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn health(&self, replica: &str, path: &str) -> Health {
-        let port = {
-            let inner = self.shared.lock();
-            match inner.table.replicas.iter().find(|r| r.id == replica) {
-                None => return Health::Exited(format!("replica {replica} is not running")),
-                Some(ReplicaRecord {
-                    state: ReplicaState::Exited(reason),
-                    ..
-                }) => return Health::Exited(reason.clone()),
-                Some(record) => record.port,
-            }
+        let request = Request::Health {
+            replica: replica.into(),
+            path: path.into(),
         };
-        let url = format!("http://127.0.0.1:{port}{path}");
-        match self.shared.http.get(&url).send().await {
-            Ok(response) if response.status().is_success() => Health::Ready,
-            Ok(response) => Health::NotReady(format!("{path} answered {}", response.status())),
-            Err(e) if e.is_connect() => {
-                Health::NotReady(format!("nothing listens on port {port} yet"))
-            }
-            Err(e) => Health::NotReady(format!("{path}: {e}")),
+        match self.call(&request).await {
+            Ok(Answer::Health(health)) => health,
+            Ok(other) => Health::NotReady(unexpected(&other).to_string()),
+            Err(e) => Health::NotReady(e.to_string()),
         }
     }
 
     async fn route_in(&self, replica: &str) -> Result<()> {
-        let mut inner = self.shared.lock();
-        let record = inner
-            .table
-            .get_mut(replica)
-            .ok_or_else(|| PlatformError::UnknownReplica(replica.into()))?;
-        record.state = ReplicaState::Ready;
-        let (app, port) = (record.app.clone(), record.port);
-        inner
-            .addresses
-            .entry(app)
-            .or_default()
-            .backends
-            .add(Backend {
-                replica: replica.into(),
-                addr: ([127, 0, 0, 1], port).into(),
-                in_flight: Default::default(),
-            });
-        self.shared.save(&inner);
-        Ok(())
+        self.call(&Request::RouteIn {
+            replica: replica.into(),
+        })
+        .await
+        .map(drop)
     }
 
     async fn drain_and_stop(&self, replica: &str, grace: Duration) -> Result<()> {
-        let shared = &self.shared;
-        let (in_flight, record, exit) = {
-            let mut inner = shared.lock();
-            let record = inner
-                .table
-                .replicas
-                .iter()
-                .find(|r| r.id == replica)
-                .cloned()
-                .ok_or_else(|| PlatformError::UnknownReplica(replica.into()))?;
-            inner.stopping.insert(replica.into());
-            let in_flight = inner
-                .addresses
-                .get(&record.app)
-                .and_then(|a| a.backends.remove(replica));
-            if let Some(r) = inner.table.get_mut(replica)
-                && !matches!(r.state, ReplicaState::Exited(_))
-            {
-                r.state = ReplicaState::Draining;
-            }
-            shared.save(&inner);
-            (in_flight, record, inner.exits.get(replica).cloned())
-        };
-        if let Some(in_flight) = in_flight {
-            let deadline = Instant::now() + DRAIN_LIMIT;
-            while in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        if !matches!(record.state, ReplicaState::Exited(_)) {
-            match exit {
-                Some(exit) => {
-                    process::signal(record.pid, Signal::SIGTERM);
-                    if !wait_exit(exit.clone(), grace).await {
-                        tracing::warn!(replica, "did not stop within {grace:?}: killed");
-                        process::signal(record.pid, Signal::SIGKILL);
-                        wait_exit(exit, Duration::from_secs(5)).await;
-                    }
-                }
-                None => {
-                    process::terminate_foreign(record.pid, Some(record.start_ticks), grace).await;
-                }
-            }
-        }
-        let mut inner = shared.lock();
-        inner.table.replicas.retain(|r| r.id != replica);
-        inner.exits.remove(replica);
-        inner.stopping.remove(replica);
-        shared.save(&inner);
-        Ok(())
+        self.call(&Request::DrainAndStop {
+            replica: replica.into(),
+            grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        })
+        .await
+        .map(drop)
     }
 
     fn replicas(&self) -> Vec<Replica> {
-        self.shared
+        self.cache
             .lock()
-            .table
+            .unwrap_or_else(|p| p.into_inner())
             .replicas
-            .iter()
-            .map(to_replica)
-            .collect()
+            .clone()
     }
 
     async fn adopt(&self) -> Result<Adoption> {
-        let shared = &self.shared;
-        let mut adoption = Adoption::default();
-        let records = {
-            let mut inner = shared.lock();
-            let ports = (inner.table.base_port, inner.table.ports.clone());
-            inner.table = ReplicaTable::load(&shared.dir)?;
-            (inner.table.base_port, inner.table.ports) = ports;
-            inner.table.replicas.clone()
-        };
-        let mut keep = Vec::new();
-        for record in records {
-            let alive = process::is_alive(record.pid, record.start_ticks);
-            match (&record.state, alive) {
-                (ReplicaState::Ready, true) => {
-                    adoption.adopted.push(record.id.clone());
-                    keep.push(record);
-                }
-                (_, true) => {
-                    // Never in traffic, or leaving it: stopped; the engine starts what is missing.
-                    process::terminate_foreign(
-                        record.pid,
-                        Some(record.start_ticks),
-                        Duration::from_secs(30),
-                    )
-                    .await;
-                    adoption.replaced.push(record.id.clone());
-                }
-                (_, false) => adoption.vanished.push(record.id.clone()),
-            }
+        match self.call(&Request::Adopt).await? {
+            Answer::Adoption(adoption) => Ok(adoption),
+            other => Err(unexpected(&other)),
         }
-        let known: HashSet<u32> = keep.iter().map(|r| r.pid).collect();
-        for pid in process::marked_processes(&shared.dir) {
-            if !known.contains(&pid) && pid != std::process::id() {
-                process::terminate_foreign(pid, None, Duration::from_secs(10)).await;
-                adoption.strays_stopped.push(format!("process {pid}"));
-            }
-        }
-        let mut inner = shared.lock();
-        inner.table.replicas = keep.clone();
-        for record in &keep {
-            inner
-                .addresses
-                .entry(record.app.clone())
-                .or_default()
-                .backends
-                .add(Backend {
-                    replica: record.id.clone(),
-                    addr: ([127, 0, 0, 1], record.port).into(),
-                    in_flight: Default::default(),
-                });
-            let exit = watch_adopted(
-                shared.clone(),
-                record.id.clone(),
-                record.pid,
-                record.start_ticks,
-            );
-            inner.exits.insert(record.id.clone(), exit);
-        }
-        shared.save(&inner);
-        Ok(adoption)
     }
 
-    async fn shutdown(&self, grace: Duration) {
-        let ids: Vec<String> = self.replicas().into_iter().map(|r| r.id).collect();
-        let stops = ids.iter().map(|id| self.drain_and_stop(id, grace));
-        for result in futures_util::future::join_all(stops).await {
-            if let Err(e) = result {
-                tracing::warn!("at shutdown: {e}");
+    async fn hold_repairs(&self) -> Result<RepairHold> {
+        let stream = self.connect().await?;
+        let (reply, reader) = exchange(stream, &Request::HoldRepairs, &self.paths).await?;
+        match reply {
+            // The supervisor counts the hold as long as this connection stays open.
+            Reply::Ok { snapshot, .. } => {
+                self.update(snapshot);
+                Ok(RepairHold::new(reader))
             }
-        }
-        let mut inner = self.shared.lock();
-        for address in inner.addresses.values_mut() {
-            if let Some(task) = address.task.take() {
-                task.abort();
-            }
+            Reply::Err(e) => Err(e.into()),
         }
     }
+
+    async fn shutdown(&self, _grace: Duration) {
+        // The supervisor keeps the product running; the agent only stops following it.
+        if let Some(watcher) = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            watcher.abort();
+        }
+    }
+}
+
+fn unexpected(answer: &Answer) -> PlatformError {
+    PlatformError::Supervisor(format!("unexpected answer from the supervisor: {answer:?}"))
+}
+
+/// Stops the product of `data_dir` on purpose (`agent stop-product`): the supervisor drains and stops every
+/// replica (killed after `grace`), closes the stable addresses and ends. Returns false when no supervisor runs.
+pub async fn stop_product(data_dir: &Path, grace: Duration) -> Result<bool> {
+    let dir = data_dir.join("platform");
+    if !dir.is_dir() {
+        return Ok(false);
+    }
+    let paths = Paths::prepare(data_dir)?;
+    let Some(stream) = connect(&paths).await? else {
+        return Ok(false);
+    };
+    let pid = paths.running_pid();
+    let request = Request::StopProduct {
+        grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+    };
+    match exchange(stream, &request, &paths).await?.0 {
+        Reply::Ok { .. } => {}
+        Reply::Err(e) => return Err(e.into()),
+    }
+    // The supervisor ends right after its answer: wait for it, so the caller sees nothing left.
+    if let Some(pid) = pid {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process::stat(pid).is_some_and(|(_, zombie)| !zombie) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(true)
 }

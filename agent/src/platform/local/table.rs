@@ -1,5 +1,5 @@
-//! The replica table of the local platform, persisted in the data dir after every change (temp file + rename), so
-//! that an agent killed at any moment finds on restart the replicas it had started.
+//! The replica table of the local platform, persisted by the supervisor in the data dir after every change (temp
+//! file + rename), so that a supervisor killed at any moment finds on restart the replicas it had started.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -29,6 +29,24 @@ pub struct ReplicaRecord {
     pub port: u16,
     /// Where it stands.
     pub state: ReplicaState,
+    /// How to start it again when it ends unexpectedly (absent in tables written before the supervisor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<Launch>,
+}
+
+/// How a replica was started, so that the supervisor can start it again the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launch {
+    /// The program (absolute).
+    pub command: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The values file it runs with.
+    pub values: PathBuf,
+    /// Its readiness path.
+    pub readiness_path: String,
+    /// How long it may take to become ready.
+    pub ready_within_secs: u32,
 }
 
 /// Everything the local platform persists.
@@ -89,6 +107,11 @@ impl ReplicaTable {
     }
 
     /// The record of a replica.
+    pub fn get(&self, id: &str) -> Option<&ReplicaRecord> {
+        self.replicas.iter().find(|r| r.id == id)
+    }
+
+    /// The record of a replica, to change it.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut ReplicaRecord> {
         self.replicas.iter_mut().find(|r| r.id == id)
     }
@@ -119,6 +142,13 @@ mod tests {
             start_ticks: 7,
             port: 40000,
             state: ReplicaState::Exited("killed by signal 9".into()),
+            launch: Some(Launch {
+                command: "/bin/demo-app".into(),
+                args: vec!["--role".into(), "web".into()],
+                values: "/data/platform/values/V5.1.2.02-abc.yaml".into(),
+                readiness_path: "/healthz".into(),
+                ready_within_secs: 20,
+            }),
         });
         table.save(dir.path()).unwrap();
         assert_eq!(ReplicaTable::load(dir.path()).unwrap(), table);
