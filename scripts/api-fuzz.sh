@@ -32,9 +32,9 @@ data_dir=$work/data
 agent_pid=
 fuzzer_pid=
 
-# Stops the agent (SIGTERM, so that it stops its replicas in order; SIGKILL after 20 s), then any replica of this
-# data directory still alive (found by the marker the local platform puts in their environment), then removes the
-# data directory. Runs on every exit, failure included.
+# Stops the agent (SIGTERM; SIGKILL after 20 s), then the product its supervisor holds (`agent stop-product`), then
+# any replica of this data directory still alive (found by the marker the local platform puts in their
+# environment), then removes the data directory. Runs on every exit, failure included.
 stop_everything() {
   local status=$?
   if [[ -n $fuzzer_pid ]]; then
@@ -46,6 +46,10 @@ stop_everything() {
     for _ in $(seq 200); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$agent_pid" 2>/dev/null || true
     wait "$agent_pid" 2>/dev/null || true
+  fi
+  # The product outlives the agent (its supervisor holds it): stop it on purpose.
+  if [[ -d $data_dir ]]; then
+    target/debug/agent stop-product --data-dir "$data_dir" >/dev/null 2>&1 || true
   fi
   local environ pid
   for environ in /proc/[0-9]*/environ; do

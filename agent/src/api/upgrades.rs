@@ -1,6 +1,6 @@
 //! Upgrades: checking and starting one, the records, stopping and retrying, a record's configuration and log.
 
-use shared::api::{Me, Role, UpgradeCheck, UpgradeMode, UpgradeStarted};
+use shared::api::{Me, Role, UpgradeCheck, UpgradeStarted};
 use shared::start::{self, Blocker, Configuration, StartRequest};
 use warp::filters::multipart::FormData;
 use warp::http::StatusCode;
