@@ -69,8 +69,20 @@ pub(super) struct UpgradeForm {
     pub(super) template_mismatch_confirmed: bool,
 }
 
-/// Reads the multipart form, bounding every field.
+/// Reads the multipart form, bounding every field. A refused form is still read to its end (the body is bounded by
+/// the route's limit), so that the client, still sending, gets the refusal rather than a closed connection.
 pub(super) async fn read_form(mut form: FormData, max_file: u64) -> Result<UpgradeForm, Rejection> {
+    let read = read_fields(&mut form, max_file).await;
+    if read.is_err() {
+        while let Ok(Some(part)) = form.try_next().await {
+            let mut rest = part.stream();
+            while let Some(Ok(_)) = rest.next().await {}
+        }
+    }
+    read
+}
+
+async fn read_fields(form: &mut FormData, max_file: u64) -> Result<UpgradeForm, Rejection> {
     let mut fields = UpgradeForm::default();
     while let Some(part) = form
         .try_next()

@@ -243,7 +243,11 @@ impl Shared {
             release.config_digest()
         ));
         if !path.exists() {
-            let tmp = path.with_extension("tmp");
+            // Replicas of one release may start at once (downtime mode starts independent applications
+            // together): each writes its own temporary file, and the renames agree.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = path.with_extension(format!("{n}.tmp"));
             let io = |source| PlatformError::Io {
                 path: path.display().to_string(),
                 source,
