@@ -6,6 +6,7 @@ use shared::api::{ConfigKind, Limits, ZeroDowntimeDecision};
 use shared::archive::{self, Bundle, ZipScan};
 use shared::compat::Running;
 use shared::manifest::Manifest;
+use shared::nonstandard::{Online, RunningChart};
 use shared::package::{self, VersionPackage};
 use shared::report::{Finding, Report};
 use shared::version::Version;
@@ -34,18 +35,26 @@ pub async fn version_package(
     }
 }
 
-/// Checks a configuration file of either kind against the target version's package; `online_values` is the YAML
-/// running now (for the non-standard difference).
+/// The chart the running version `version` runs with, from its stored package's bytes.
+pub async fn running_chart(version: &str, package: &[u8], limits: &Limits) -> RunningChart {
+    let name = format!("{version} package");
+    match version_package(&name, package, limits, &|_, _| {}).await.1 {
+        Some(package) => RunningChart::of(package),
+        None => RunningChart::unknown(version, "does not pass the checks"),
+    }
+}
+
+/// Checks a configuration file of either kind against the target version's package; `online` is what runs now
+/// (for the non-standard difference).
 pub async fn configuration(
     kind: ConfigKind,
     package: &VersionPackage,
     file_name: &str,
     bytes: &[u8],
-    online_values: &str,
+    online: Option<Online<'_>>,
     limits: &Limits,
     progress: &dyn Fn(u64, u64),
 ) -> Report {
-    let online = Some(online_values).filter(|v| !v.trim().is_empty());
     if !archive::is_zip(file_name, bytes) {
         return match kind {
             ConfigKind::Standard => {

@@ -3,6 +3,7 @@
 
 mod crash;
 mod logs;
+mod online_difference;
 mod openapi;
 mod roles;
 mod sessions;
