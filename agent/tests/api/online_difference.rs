@@ -21,9 +21,8 @@ async fn the_upgrade_forms_difference_merges_the_running_values_with_the_running
     let (status, body) = admin.post_form("/api/v1/upgrades/check", &form).await;
     assert_eq!(status, 200, "{body}");
     let findings = body["report"]["findings"].as_array().expect("findings");
-    let with_code = |code: &str| -> Vec<&Value> {
-        findings.iter().filter(|f| f["code"] == code).collect()
-    };
+    let with_code =
+        |code: &str| -> Vec<&Value> { findings.iter().filter(|f| f["code"] == code).collect() };
     assert!(with_code("online-chart-unknown").is_empty(), "{body}");
     let differs = with_code("online-config-differs");
     assert_eq!(differs.len(), 1, "{body}");
