@@ -19,7 +19,14 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "== bundle"
 python3 bench/gen_bundle.py "$out"
 
+# Both sides' units have the same names in the one target directory (cargo names a workspace member's unit by
+# its path inside the workspace), and cargo rebuilds a unit only when a source is newer than its output: each
+# side's sources are touched before its build, so that neither links the other's code (without this, the base's
+# archive, with its commit's old times, was taken as built and "before" was the working tree's binary).
+touch_sources() { find "$@" -name '*.rs' -not -path '*/target/*' -exec touch {} +; }
+
 echo "== build: the working tree"
+touch_sources shared bench
 cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
 cp target/release/bench "$out/bench-now"
 
@@ -27,9 +34,12 @@ echo "== build: $base (its sources from git archive, the same target directory s
 rm -rf "$out/base-src"
 mkdir -p "$out/base-src"
 git archive "$base" | tar -x -C "$out/base-src"
+touch_sources "$out/base-src"
 (cd "$out/base-src" && CARGO_TARGET_DIR="$PWD/../../../target" cargo build --release --locked -p bench --bin bench 2>&1 | tail -1)
 cp target/release/bench "$out/bench-before"
+cmp -s "$out/bench-before" "$out/bench-now" && { echo "the two builds are the same binary" >&2; exit 1; }
 # Leave target/release/bench as the working tree's build.
+touch_sources shared bench
 cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
 
 echo "== $rounds rounds of $runs runs each, before then now"
