@@ -54,30 +54,24 @@ for line in sys.stdin:
         print(m["executable"])'
 }
 
-# Both sides' units have the same names in the one target directory (cargo names a workspace member's unit by
-# its path inside the workspace), and cargo rebuilds a unit only when a source is newer than its output: each
-# side's sources are touched before its build, so that neither links the other's code.
-touch_sources() { find "$1" -name '*.rs' -not -path '*/target/*' -exec touch {} +; }
+# The base builds in its own target directory: cargo names a workspace member's units by their path inside the
+# workspace, so in one target directory both sides' `shared` are the same unit, whose recorded sources are those of
+# the last side built, and a build of one side can be taken as fresh with the other side's code.
+base_target="$out/base-target"
+# An older run of this script built the base here: its sources must be gone, or cargo may take them for the tree's.
+rm -rf "$out/base-src"
 
 echo "== build: the working tree"
-touch_sources shared
-touch_sources frontend
-touch_sources bench
 now_wasm=$(build)
 cp "$now_wasm" "$out/browser-now.wasm"
 
-echo "== build: $base (its sources from git archive, the same target directory so dependencies are shared)"
+echo "== build: $base (its sources from git archive, its own target directory)"
 rm -rf "$out/base-src"
 mkdir -p "$out/base-src"
 git archive "$base" | tar -x -C "$out/base-src"
-touch_sources "$out/base-src"
-before_wasm=$(cd "$out/base-src" && CARGO_TARGET_DIR="$PWD/../../../target" build)
+before_wasm=$(cd "$out/base-src" && CARGO_TARGET_DIR="$base_target" build)
 cp "$before_wasm" "$out/browser-before.wasm"
 cmp -s "$out/browser-before.wasm" "$out/browser-now.wasm" && { echo "the two builds are the same wasm" >&2; exit 1; }
-# The next build of the working tree must not take the base's units for its own.
-touch_sources shared
-touch_sources frontend
-touch_sources bench
 
 echo "== $rounds rounds, each side running $runs checks of each kind, before then now"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -19,28 +19,24 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "== bundle"
 python3 bench/gen_bundle.py "$out"
 
-# Both sides' units have the same names in the one target directory (cargo names a workspace member's unit by
-# its path inside the workspace), and cargo rebuilds a unit only when a source is newer than its output: each
-# side's sources are touched before its build, so that neither links the other's code (without this, the base's
-# archive, with its commit's old times, was taken as built and "before" was the working tree's binary).
-touch_sources() { find "$@" -name '*.rs' -not -path '*/target/*' -exec touch {} +; }
+# The base builds in its own target directory: cargo names a workspace member's units by their path inside the
+# workspace, so in one target directory both sides' `shared` are the same unit, whose recorded sources are those of
+# the last side built, and a build of one side can be taken as fresh with the other side's code.
+base_target="$PWD/$out/base-target"
+# An older run of this script built the base here: its sources must be gone, or cargo may take them for the tree's.
+rm -rf "$out/base-src"
 
 echo "== build: the working tree"
-touch_sources shared bench
 cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
 cp target/release/bench "$out/bench-now"
 
-echo "== build: $base (its sources from git archive, the same target directory so dependencies are shared)"
+echo "== build: $base (its sources from git archive, its own target directory)"
 rm -rf "$out/base-src"
 mkdir -p "$out/base-src"
 git archive "$base" | tar -x -C "$out/base-src"
-touch_sources "$out/base-src"
-(cd "$out/base-src" && CARGO_TARGET_DIR="$PWD/../../../target" cargo build --release --locked -p bench --bin bench 2>&1 | tail -1)
-cp target/release/bench "$out/bench-before"
+(cd "$out/base-src" && CARGO_TARGET_DIR="$base_target" cargo build --release --locked -p bench --bin bench 2>&1 | tail -1)
+cp "$base_target/release/bench" "$out/bench-before"
 cmp -s "$out/bench-before" "$out/bench-now" && { echo "the two builds are the same binary" >&2; exit 1; }
-# Leave target/release/bench as the working tree's build.
-touch_sources shared bench
-cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
 
 echo "== $rounds rounds of $runs runs each, before then now"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
