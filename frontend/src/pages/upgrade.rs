@@ -69,8 +69,9 @@ pub fn UpgradePage() -> impl IntoView {
                 .map(|c| c.version.clone())
         })
     };
-    // The running version's chart, fetched once per running version (its package does not change).
-    let running_charts = StoredValue::new(None::<(String, Arc<RunningChart>)>);
+    // The running version's chart, fetched once per running version and kept until a package is uploaded here
+    // (which may replace the running version's own): the key is the version and `versions_refresh`.
+    let running_charts: RunningCharts = StoredValue::new(None);
     let another_running = move || answer::ok(cluster).and_then(|c| c.operation);
     let current_limits = move || answer::ok(limits).unwrap_or_default();
 
@@ -155,7 +156,8 @@ pub fn UpgradePage() -> impl IntoView {
             };
             let chart = match (kind, running_version_untracked()) {
                 (ConfigKind::NonStandard, Some(running)) => {
-                    Some(running_chart(running_charts, running, &lim).await)
+                    let uploads = versions_refresh.get_untracked();
+                    Some(running_chart(running_charts, (running, uploads), &lim).await)
                 }
                 (ConfigKind::NonStandard, None) => Some(Arc::new(RunningChart::Unknown(
                     "the running version is not known yet".into(),
@@ -362,29 +364,34 @@ pub fn UpgradePage() -> impl IntoView {
     }
 }
 
-/// The chart `running` runs with: its package fetched and checked once, then kept in `cache`. A fetch that fails
-/// is not kept (the next check asks again); the difference then says that the running chart is not known.
+/// The running chart kept by the page: (running version, packages uploaded on the page) → its chart.
+type RunningCharts = StoredValue<Option<((String, u32), Arc<RunningChart>)>>;
+
+/// The chart the running version `key.0` runs with: its package fetched and checked once, then kept in `cache`
+/// under `key` (the version and the count of packages uploaded on the page). A fetch that fails is not kept (the
+/// next check asks again); the difference then says that the running chart is not known.
 async fn running_chart(
-    cache: StoredValue<Option<(String, Arc<RunningChart>)>>,
-    running: String,
+    cache: RunningCharts,
+    key: (String, u32),
     limits: &Limits,
 ) -> Arc<RunningChart> {
     let cached = cache.with_value(|c| {
         c.as_ref()
-            .filter(|(version, _)| *version == running)
+            .filter(|(cached, _)| *cached == key)
             .map(|(_, chart)| chart.clone())
     });
     if let Some(chart) = cached {
         return chart;
     }
-    match api::version_package(&running).await {
+    let running = &key.0;
+    match api::version_package(running).await {
         Ok(bytes) => {
-            let chart = Arc::new(checks::running_chart(&running, &bytes, limits).await);
-            cache.set_value(Some((running, chart.clone())));
+            let chart = Arc::new(checks::running_chart(running, &bytes, limits).await);
+            cache.set_value(Some((key, chart.clone())));
             chart
         }
         Err(e) => Arc::new(RunningChart::unknown(
-            &running,
+            running,
             &format!("could not be fetched ({e})"),
         )),
     }
