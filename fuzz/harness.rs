@@ -158,12 +158,14 @@ pub fn non_standard(data: &[u8]) {
     if let Some(subchart) = parts.next() {
         put("product/dataphin/charts/sub/values.yaml".into(), subchart);
     }
-    let (report, values) = shared::nonstandard::check_non_standard_bundle(
-        package,
-        bundle,
-        online.as_deref(),
-        &limits(),
-    );
+    // The running side is merged with the demo version's own chart, the bundle's side with the fuzzed one.
+    let running_chart = shared::nonstandard::RunningChart::of(package.clone());
+    let online = online.as_deref().map(|values| shared::nonstandard::Online {
+        values,
+        chart: &running_chart,
+    });
+    let (report, values) =
+        shared::nonstandard::check_non_standard_bundle(package, bundle, online, &limits());
     assert_consistent(&report);
     if report.ok {
         assert!(

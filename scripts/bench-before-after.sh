@@ -19,18 +19,24 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "== bundle"
 python3 bench/gen_bundle.py "$out"
 
+# The base builds in its own target directory: cargo names a workspace member's units by their path inside the
+# workspace, so in one target directory both sides' `shared` are the same unit, whose recorded sources are those of
+# the last side built, and a build of one side can be taken as fresh with the other side's code.
+base_target="$PWD/$out/base-target"
+# An older run of this script built the base here: its sources must be gone, or cargo may take them for the tree's.
+rm -rf "$out/base-src"
+
 echo "== build: the working tree"
 cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
 cp target/release/bench "$out/bench-now"
 
-echo "== build: $base (its sources from git archive, the same target directory so dependencies are shared)"
+echo "== build: $base (its sources from git archive, its own target directory)"
 rm -rf "$out/base-src"
 mkdir -p "$out/base-src"
 git archive "$base" | tar -x -C "$out/base-src"
-(cd "$out/base-src" && CARGO_TARGET_DIR="$PWD/../../../target" cargo build --release --locked -p bench --bin bench 2>&1 | tail -1)
-cp target/release/bench "$out/bench-before"
-# Leave target/release/bench as the working tree's build.
-cargo build --release --locked -p bench --bin bench 2>&1 | tail -1
+(cd "$out/base-src" && CARGO_TARGET_DIR="$base_target" cargo build --release --locked -p bench --bin bench 2>&1 | tail -1)
+cp "$base_target/release/bench" "$out/bench-before"
+cmp -s "$out/bench-before" "$out/bench-now" && { echo "the two builds are the same binary" >&2; exit 1; }
 
 echo "== $rounds rounds of $runs runs each, before then now"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,6 +4,7 @@
 use shared::api::{ConfigKind, ZeroDowntimeDecision};
 use shared::limits::Limits;
 use shared::manifest::Manifest;
+use shared::nonstandard::{Online, RunningChart};
 use shared::package::VersionPackage;
 use shared::report::{Finding, Report};
 use shared::version::Version;
@@ -40,27 +41,48 @@ pub fn version_package(
     (report, package)
 }
 
+/// What runs now, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningNow<'a> {
+    /// Its version.
+    pub version: &'a str,
+    /// The values it runs with.
+    pub values: &'a str,
+    /// Its stored package (file name, bytes), when read.
+    pub package: Option<(&'a str, &'a [u8])>,
+}
+
 /// Checks a configuration of `kind` against the target package; the values.yaml text to run with when it could be
-/// read. `online_values` are the values running now (for the non-standard kind's online difference).
+/// read. The non-standard kind's online difference compares with what runs now (`None` at bootstrap), merged with
+/// its own chart's defaults (from its package, checked again here).
 pub fn configuration(
     kind: ConfigKind,
     package: &CheckedPackage,
     file_name: &str,
     bytes: &[u8],
-    online_values: &str,
+    running: Option<RunningNow<'_>>,
     limits: &Limits,
 ) -> (Report, Option<String>) {
     match kind {
         ConfigKind::Standard => {
             shared::standard::check_standard_config(&package.0, file_name, bytes, limits)
         }
-        ConfigKind::NonStandard => shared::nonstandard::check_non_standard_config(
-            &package.0,
-            file_name,
-            bytes,
-            Some(online_values),
-            limits,
-        ),
+        ConfigKind::NonStandard => {
+            let chart = running.map(|running| match running.package {
+                None => RunningChart::unknown(running.version, "is not stored"),
+                Some((file_name, bytes)) => match version_package(file_name, bytes, limits).1 {
+                    Some(package) => RunningChart::of(package.0),
+                    None => RunningChart::unknown(running.version, "no longer passes the checks"),
+                },
+            });
+            let online = running.zip(chart.as_ref()).map(|(running, chart)| Online {
+                values: running.values,
+                chart,
+            });
+            shared::nonstandard::check_non_standard_config(
+                &package.0, file_name, bytes, online, limits,
+            )
+        }
     }
 }
 

@@ -157,7 +157,7 @@ impl Operations {
             &package,
             &values_name,
             &values_bytes,
-            "",
+            None,
             &self.limits,
         );
         let values = values.filter(|_| report.ok).ok_or_else(|| {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use shared::compat::{Running, zero_downtime};
 use shared::limits::Limits;
-use shared::nonstandard::check_non_standard_config;
-use shared::package::check_version_package;
+use shared::nonstandard::{Online, RunningChart, check_non_standard_config};
+use shared::package::{VersionPackage, check_version_package};
 use shared::report::{Report, Severity};
 use shared::standard::check_standard_config;
 use shared::version::Version;
@@ -42,11 +42,13 @@ pub struct Args {
     /// What --config is.
     #[arg(long, value_enum, requires = "config")]
     pub kind: Option<Kind>,
-    /// The values.yaml running now: adds the online difference (non-standard configurations).
+    /// The values.yaml running now: adds the online difference (non-standard configurations), merged with the
+    /// chart of the package given with --current.
     #[arg(long, value_name = "F", requires = "config")]
     pub online: Option<PathBuf>,
     /// The running version (e.g. V5.1.2.02), or the running version's package file: adds the zero-downtime
-    /// decision. With a version number only, every application of the target is taken to exist in it.
+    /// decision. With a version number only, every application of the target is taken to exist in it, and the
+    /// online difference takes the target chart's defaults for the running side.
     #[arg(long, value_name = "V")]
     pub current: Option<String>,
     /// Print the report as JSON on stdout (exactly the report of formats.md).
@@ -103,6 +105,14 @@ fn validate(args: &Args, limits: &Limits) -> Result<Report, UsageError> {
         return Ok(Report::new(findings, template_digest));
     };
 
+    // The running version, read first: its package's chart is one side of the online difference.
+    let (current, current_package) = match &args.current {
+        Some(current) => {
+            let (running, package) = running(current, limits)?;
+            (Some(running), package)
+        }
+        None => (None, None),
+    };
     if let (Some(config), Some(kind)) = (&args.config, args.kind) {
         let bytes = read(config)?;
         let name = file_name(config);
@@ -113,20 +123,33 @@ fn validate(args: &Args, limits: &Limits) -> Result<Report, UsageError> {
             ),
             None => None,
         };
+        let chart = match &current {
+            Some(running) => match current_package {
+                Some(package) => RunningChart::of(package),
+                None => RunningChart::unknown(
+                    &running.version.to_string(),
+                    "is not given (--current takes its package file too)",
+                ),
+            },
+            None => RunningChart::Unknown(
+                "the running version's package is not given (--current <package file>)".into(),
+            ),
+        };
+        let online = online.as_deref().map(|values| Online {
+            values,
+            chart: &chart,
+        });
         let (config_report, _values) = match kind {
             Kind::Standard => check_standard_config(&package, &name, &bytes, limits),
-            Kind::NonStandard => {
-                check_non_standard_config(&package, &name, &bytes, online.as_deref(), limits)
-            }
+            Kind::NonStandard => check_non_standard_config(&package, &name, &bytes, online, limits),
         };
         findings.extend(config_report.findings);
         // A non-standard bundle's own template digest is what the operator compares with md5sum.
         template_digest = config_report.template_digest.or(template_digest);
     }
 
-    if let Some(current) = &args.current {
-        let running = running(current, limits)?;
-        match zero_downtime(&running, &package.version, &package.manifest) {
+    if let Some(running) = &current {
+        match zero_downtime(running, &package.version, &package.manifest) {
             Ok(decision) => findings.extend(decision.reasons),
             Err(not_newer) => findings.push(not_newer),
         }
@@ -134,13 +157,16 @@ fn validate(args: &Args, limits: &Limits) -> Result<Report, UsageError> {
     Ok(Report::new(findings, template_digest))
 }
 
-/// `--current`: a version number, or the running version's package file.
-fn running(current: &str, limits: &Limits) -> Result<Running, UsageError> {
+/// `--current`: a version number, or the running version's package file (then returned too).
+fn running(
+    current: &str,
+    limits: &Limits,
+) -> Result<(Running, Option<VersionPackage>), UsageError> {
     let path = Path::new(current);
     if path.is_file() {
         let bytes = read(path)?;
         let (report, package) = check_version_package(&file_name(path), &bytes, limits);
-        return package.as_ref().map(Running::of).ok_or_else(|| {
+        return package.map(|p| (Running::of(&p), Some(p))).ok_or_else(|| {
             let first = report
                 .findings
                 .iter()
@@ -153,10 +179,13 @@ fn running(current: &str, limits: &Limits) -> Result<Running, UsageError> {
     let version = Version::parse(current)
         .map_err(|e| UsageError::Current(current.to_string(), e.to_string()))?;
     // Only the number is known: every application of the target counts as running (the conservative reading).
-    Ok(Running {
-        version,
-        applications: None,
-    })
+    Ok((
+        Running {
+            version,
+            applications: None,
+        },
+        None,
+    ))
 }
 
 /// The readable summary: one line per finding, then a verdict.

@@ -205,6 +205,34 @@ fn online_values_add_the_difference_with_secrets_masked() {
     // The demo user's password is in the running values; it must never be printed.
     assert!(online.contains("dataphin-demo"));
     assert!(!shown.contains("dataphin-demo"), "{shown}");
+    // Without the running version's package, the running chart is not known: said, and the target's stands in.
+    assert!(
+        report.with_code("online-chart-unknown").next().is_some(),
+        "{:?}",
+        codes(&report)
+    );
+    assert!(shown.contains(r#""old":"UTC""#), "{shown}");
+
+    // With it (--current), the running values are merged with V5.1.2.02's chart, which has no `timezone`.
+    let (status, report) = report_of(&[
+        "--version-package",
+        &demo("versions/V5.1.2.04.zip"),
+        "--config",
+        &demo("config/nonstandard-V5.1.2.04-good.zip"),
+        "--kind",
+        "non-standard",
+        "--online",
+        &demo("config/values-V5.1.2.02.yaml"),
+        "--current",
+        &demo("versions/V5.1.2.02.zip"),
+    ]);
+    assert_eq!(status, 0, "{:?}", report.findings);
+    assert!(report.with_code("online-chart-unknown").next().is_none());
+    let differs = report.with_code("online-config-differs").next().unwrap();
+    assert_eq!(
+        differs.details.as_ref().unwrap()["added"],
+        serde_json::json!([{ "path": "global.timezone", "new": "Asia/Shanghai" }])
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ async fn check_in_slices(prepared: &Prepared, bundle: &[u8]) -> Option<String> {
         &prepared.package,
         "bundle.zip",
         bundle,
-        "",
+        None,
         &prepared.limits,
         &|_, _| {},
     )

@@ -45,7 +45,10 @@ fn non_standard(file: &str) -> Report {
         &package("V5.1.2.04"),
         &path,
         &read(&path),
-        Some(&online),
+        Some(shared::nonstandard::Online {
+            values: &online,
+            chart: &shared::nonstandard::RunningChart::of(package("V5.1.2.02")),
+        }),
         &Limits::default(),
     )
     .0

@@ -104,9 +104,18 @@ pub async fn versions() -> Result<Vec<VersionInfo>> {
     get_json("/versions").await
 }
 
-/// `GET /api/v1/versions/{v}`: the version's manifest.
+/// `GET /api/v1/versions/{v}`: the version's manifest, read by [`crate::checks::manifest_from_json`].
 pub async fn manifest(version: &str) -> Result<shared::manifest::Manifest> {
-    get_json(&format!("/versions/{}", session::encode_query(version))).await
+    let resp = send(Request::get(&format!(
+        "{API}/versions/{}",
+        session::encode_query(version)
+    )))
+    .await?;
+    if !resp.ok() {
+        return Err(failure(resp).await);
+    }
+    let text = resp.text().await.map_err(decode)?;
+    crate::checks::manifest_from_json(version, &text).map_err(Error::Decode)
 }
 
 /// `GET /api/v1/versions/{v}/package`: the stored package's bytes.

@@ -6,6 +6,7 @@ use shared::api::{ConfigKind, Limits, ZeroDowntimeDecision};
 use shared::archive::{self, Bundle, ZipScan};
 use shared::compat::Running;
 use shared::manifest::Manifest;
+use shared::nonstandard::{Online, RunningChart};
 use shared::package::{self, VersionPackage};
 use shared::report::{Finding, Report};
 use shared::version::Version;
@@ -34,18 +35,26 @@ pub async fn version_package(
     }
 }
 
-/// Checks a configuration file of either kind against the target version's package; `online_values` is the YAML
-/// running now (for the non-standard difference).
+/// The chart the running version `version` runs with, from its stored package's bytes.
+pub async fn running_chart(version: &str, package: &[u8], limits: &Limits) -> RunningChart {
+    let name = format!("{version} package");
+    match version_package(&name, package, limits, &|_, _| {}).await.1 {
+        Some(package) => RunningChart::of(package),
+        None => RunningChart::unknown(version, "does not pass the checks"),
+    }
+}
+
+/// Checks a configuration file of either kind against the target version's package; `online` is what runs now
+/// (for the non-standard difference).
 pub async fn configuration(
     kind: ConfigKind,
     package: &VersionPackage,
     file_name: &str,
     bytes: &[u8],
-    online_values: &str,
+    online: Option<Online<'_>>,
     limits: &Limits,
     progress: &dyn Fn(u64, u64),
 ) -> Report {
-    let online = Some(online_values).filter(|v| !v.trim().is_empty());
     if !archive::is_zip(file_name, bytes) {
         return match kind {
             ConfigKind::Standard => {
@@ -66,6 +75,19 @@ pub async fn configuration(
             nonstandard::check_non_standard_bundle(package, bundle, online, limits).0
         }
     }
+}
+
+/// A manifest as the agent sends it (`GET /api/v1/versions/{v}`, JSON), read by the manifest reader of the package
+/// check: JSON is YAML's flow style, and one manifest reader in the console's wasm rather than a second one for
+/// JSON saves it about 39 KB (docs/benchmarks.md).
+pub fn manifest_from_json(version: &str, json: &str) -> Result<Manifest, String> {
+    let file = format!("the manifest of {version}");
+    package::read_manifest(&file, json.as_bytes(), &Limits::default())
+        .map(|(manifest, _)| manifest)
+        .map_err(|findings| {
+            let shown: Vec<String> = findings.iter().map(ToString::to_string).collect();
+            shown.join("; ")
+        })
 }
 
 /// The zero-downtime decision from the running version's manifest to the target's. A target that is no upgrade
@@ -123,6 +145,22 @@ mod tests {
         .expect("a demo package");
         let (_, package) = package::check_version_package(version, &bytes, &Limits::default());
         package.expect("a valid demo package").manifest
+    }
+
+    #[test]
+    fn a_manifest_sent_as_json_reads_back_the_same() {
+        for version in ["V5.1.2.02", "V5.1.2.04", "V5.2.0.01"] {
+            let sent = manifest(version);
+            let json = serde_json::to_string(&sent).expect("JSON");
+            assert_eq!(
+                manifest_from_json(version, &json).as_ref(),
+                Ok(&sent),
+                "{json}"
+            );
+        }
+        let broken = manifest_from_json("V5.1.2.04", r#"{"version": "V5.1.2.04"}"#)
+            .expect_err("a manifest without its fields");
+        assert!(broken.contains("the manifest of V5.1.2.04"), "{broken}");
     }
 
     #[test]

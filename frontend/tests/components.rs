@@ -11,6 +11,7 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use serde_json::json;
 use shared::api::{ConfigKind, Limits, LogEntry};
+use shared::nonstandard::{Online, RunningChart};
 use shared::report::{Finding, Report};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -27,6 +28,19 @@ const TEMPLATE_CHANGED: &[u8] =
 const INCOMPATIBLE: &[u8] =
     include_bytes!("../../demo/config/nonstandard-V5.1.2.04-incompatible.zip");
 const RUNNING_VALUES: &str = include_str!("../../demo/config/values-V5.1.2.02.yaml");
+const PACKAGE_V5_1_2_02: &[u8] = include_bytes!("../../demo/versions/V5.1.2.02.zip");
+
+/// The values V5.1.2.02 runs with, and its chart, read from its package as the Upgrade page does.
+async fn running_chart(limits: &Limits) -> RunningChart {
+    checks::running_chart("V5.1.2.02", PACKAGE_V5_1_2_02, limits).await
+}
+
+fn running<'a>(chart: &'a RunningChart) -> Option<Online<'a>> {
+    Some(Online {
+        values: RUNNING_VALUES,
+        chart,
+    })
+}
 
 /// Mounts a view in a fresh element and returns that element.
 fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys::HtmlElement {
@@ -72,7 +86,7 @@ async fn view_details_lists_the_missing_items_of_a_demo_file() {
         &package,
         "standard-V5.1.2.04-missing-items.yaml",
         MISSING_ITEMS,
-        RUNNING_VALUES,
+        None,
         &limits,
         &|_, _| {},
     )
@@ -122,12 +136,13 @@ async fn a_changed_template_is_checked_in_slices_and_asks_for_confirmation() {
     let package = package.expect("a package");
     let slices = Rc::new(Cell::new(0u32));
     let counter = slices.clone();
+    let chart = running_chart(&limits).await;
     let report = checks::configuration(
         ConfigKind::NonStandard,
         &package,
         "nonstandard-V5.1.2.04-template-changed.zip",
         TEMPLATE_CHANGED,
-        RUNNING_VALUES,
+        running(&chart),
         &limits,
         &move |_, _| counter.set(counter.get() + 1),
     )
@@ -147,6 +162,13 @@ async fn a_changed_template_is_checked_in_slices_and_asks_for_confirmation() {
         move || view! { <ReportView report version_digest=digest mismatch_confirmed=Some(confirmed) /> },
     );
     settle().await;
+    // The difference merges the running values with V5.1.2.02's own chart: `global.timezone`, a default new in
+    // V5.1.2.04's chart, is a key added rather than a change from the target's `UTC`.
+    let added = text(&host, ".online-difference tr.diff-added").expect("an added row");
+    assert!(
+        added.contains("global.timezone") && added.contains("Asia/Shanghai"),
+        "{added}"
+    );
     let comparison = text(&host, ".template-comparison").expect("the comparison");
     assert!(
         comparison.contains(&expected),
@@ -173,7 +195,7 @@ async fn an_incompatible_bundle_is_blocked_with_each_problem_listed() {
         &package.expect("a package"),
         "nonstandard-V5.1.2.04-incompatible.zip",
         INCOMPATIBLE,
-        RUNNING_VALUES,
+        running(&running_chart(&limits).await),
         &limits,
         &|_, _| {},
     )

@@ -26,13 +26,51 @@ pub const OVERLAY_PREFIX: &str = "overlay/";
 /// How the values running now are named in findings.
 pub const ONLINE_VALUES: &str = "values running now";
 
+/// The chart the values running now run with: the defaults Helm merges them with (issue 11, point 10).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunningChart {
+    /// The running version's chart defaults: its template's values.yaml.
+    Defaults(Value),
+    /// Not known, and why (the difference then takes the target chart's defaults for both sides).
+    Unknown(String),
+}
+
+impl RunningChart {
+    /// The chart of the running version's package: its template's values.yaml, when the package carries it.
+    pub fn of(package: VersionPackage) -> RunningChart {
+        match package.template.and_then(|t| t.values) {
+            Some(values) => RunningChart::Defaults(values),
+            None => RunningChart::Unknown(format!(
+                "the package of the running version {} carries no chart values.yaml",
+                package.version
+            )),
+        }
+    }
+
+    /// Not known: the package of the running version `version` `why` (e.g. "is not stored").
+    pub fn unknown(version: &str, why: &str) -> RunningChart {
+        RunningChart::Unknown(format!(
+            "the package of the running version {version} {why}"
+        ))
+    }
+}
+
+/// What runs now, for the online difference.
+#[derive(Debug, Clone, Copy)]
+pub struct Online<'a> {
+    /// The values.yaml running now, as text.
+    pub values: &'a str,
+    /// The chart those values run with.
+    pub chart: &'a RunningChart,
+}
+
 /// Checks a non-standard configuration ZIP; returns the report and, when readable, the values.yaml text to run
-/// with. `online_values` is the values.yaml running now, when known.
+/// with. `online` is what runs now, when known.
 pub fn check_non_standard_config(
     package: &VersionPackage,
     file_name: &str,
     bytes: &[u8],
-    online_values: Option<&str>,
+    online: Option<Online<'_>>,
     limits: &Limits,
 ) -> (Report, Option<String>) {
     if !archive::is_zip(file_name, bytes) {
@@ -44,7 +82,7 @@ pub fn check_non_standard_config(
         return (Report::single(finding), None);
     }
     match ZipScan::open(file_name, bytes, limits).and_then(ZipScan::finish) {
-        Ok(bundle) => check_non_standard_bundle(package, bundle, online_values, limits),
+        Ok(bundle) => check_non_standard_bundle(package, bundle, online, limits),
         Err(finding) => (Report::single(finding), None),
     }
 }
@@ -53,7 +91,7 @@ pub fn check_non_standard_config(
 pub fn check_non_standard_bundle(
     package: &VersionPackage,
     mut bundle: Bundle,
-    online_values: Option<&str>,
+    online: Option<Online<'_>>,
     limits: &Limits,
 ) -> (Report, Option<String>) {
     let product = &package.manifest.product;
@@ -166,24 +204,51 @@ pub fn check_non_standard_bundle(
     }
     check_overlays(&bundle, reference, &prefix, limits, &mut findings);
 
-    // 3. Online difference: both sides as Helm uses them, the chart's defaults merged with the values.
-    if let Some(online) = online_values {
-        match yaml::parse_mapping(ONLINE_VALUES, online.as_bytes(), limits) {
-            Ok(online) => findings.extend(online_difference(
-                &coalesce(&chart.values, &online),
-                &coalesce(&chart.values, &values),
-            )),
-            Err(mut finding) => {
-                finding.severity = Severity::Warning;
-                finding.message = format!(
-                    "{} (so the difference with the running values is not shown)",
-                    finding.message
-                );
-                findings.push(finding);
-            }
-        }
+    // 3. Online difference: both sides as Helm uses them, each chart's defaults merged with its values.
+    if let Some(online) = online {
+        findings.extend(online_findings(online, &chart.values, &values, limits));
     }
     (Report::new(findings, Some(digest.0)), Some(text))
+}
+
+/// The running values against the new ones, each merged with its chart's defaults (`new_defaults`: the
+/// reference chart's); the running chart unknown is an info and the target's defaults then stand for it.
+fn online_findings(
+    online: Online<'_>,
+    new_defaults: &Value,
+    values: &Value,
+    limits: &Limits,
+) -> Vec<Finding> {
+    let running = match yaml::parse_mapping(ONLINE_VALUES, online.values.as_bytes(), limits) {
+        Ok(running) => running,
+        Err(mut finding) => {
+            finding.severity = Severity::Warning;
+            finding.message = format!(
+                "{} (so the difference with the running values is not shown)",
+                finding.message
+            );
+            return vec![finding];
+        }
+    };
+    let mut findings = Vec::new();
+    let running_defaults = match online.chart {
+        RunningChart::Defaults(defaults) => defaults,
+        RunningChart::Unknown(why) => {
+            findings.push(Finding::new(
+                Severity::Info,
+                "online-chart-unknown",
+                format!(
+                    "{why}, so the values running now are merged with the target chart's defaults: a default that changed between the two charts does not show in the difference"
+                ),
+            ));
+            new_defaults
+        }
+    };
+    findings.extend(online_difference(
+        &coalesce(running_defaults, &running),
+        &coalesce(new_defaults, values),
+    ));
+    findings
 }
 
 /// Free-form places of a plain YAML file an overlay adjusts: null or `{}` accepts anything beneath it.

@@ -14,7 +14,7 @@
 use serde_json::Value as Json;
 use shared::keypath::KeyPath;
 use shared::limits::Limits;
-use shared::nonstandard::check_non_standard_config;
+use shared::nonstandard::{Online, RunningChart, check_non_standard_config};
 use shared::package::{VersionPackage, check_version_package};
 use shared::report::{Finding, Report, Severity};
 use shared::standard::check_standard_config;
@@ -386,7 +386,10 @@ fn online_difference_lists_changes_and_masks_the_database_password() {
         &zip_package(),
         zip,
         &fixture(zip),
-        Some(&online),
+        Some(Online {
+            values: &online,
+            chart: &RunningChart::of(zip_package()),
+        }),
         &Limits::default(),
     );
     assert!(report.ok, "{:#?}", report.findings);

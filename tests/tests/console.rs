@@ -218,6 +218,16 @@ async fn a_changed_template_needs_confirmation() -> Result<()> {
         )
         .await?;
     assert!(comparison.contains("Version template MD5"), "{comparison}");
+    // The difference merges the running values with V5.1.2.02's own chart (fetched from the agent): the default
+    // `global.timezone`, new in V5.1.2.04's chart, is a key added, not a change from the target's `UTC`.
+    let added = console
+        .wait_text(
+            "#config-check .online-difference tr.diff-added",
+            "global.timezone",
+            SHORT,
+        )
+        .await?;
+    assert!(added.contains("Asia/Shanghai"), "{added}");
     console.click("#risk").await?;
     console
         .wait_text("#blockers", "Confirm the template difference.", SHORT)

@@ -210,7 +210,12 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
             let running = match versions::running(conn)? {
                 Some((version, values)) => {
                     let manifest = versions::manifest(conn, &version)?;
-                    Some((version, values, manifest))
+                    // Its chart is needed by the non-standard difference only.
+                    let package = match kind {
+                        ConfigKind::NonStandard => versions::package(conn, &version)?,
+                        ConfigKind::Standard => None,
+                    };
+                    Some((version, values, manifest, package))
                 }
                 None => None,
             };
@@ -218,7 +223,7 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
         })
         .await
         .map_err(Problem::from)?;
-    let (from_version, from_values, from_manifest) = running.ok_or_else(|| {
+    let (from_version, from_values, from_manifest, from_package) = running.ok_or_else(|| {
         Problem::new(
             StatusCode::CONFLICT,
             "no-deployment",
@@ -241,6 +246,7 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
         values: from_values,
     };
     let (file_name, bytes) = config.clone();
+    let running_version = from_version.clone();
     let (from, checked) = tokio::task::spawn_blocking(move || {
         let (report, package) = checks::version_package(&wanted.file_name, &wanted.bytes, &limits);
         let Some(wanted) = package.filter(|_| report.ok) else {
@@ -253,8 +259,15 @@ pub(super) async fn assess(form: &UpgradeForm, state: &State) -> Result<Assessme
             );
         };
         let decision = checks::zero_downtime(&from.manifest, &wanted);
+        let running = checks::RunningNow {
+            version: &running_version,
+            values: &from.values,
+            package: from_package
+                .as_ref()
+                .map(|p| (p.file_name.as_str(), p.bytes.as_slice())),
+        };
         let (report, values) =
-            checks::configuration(kind, &wanted, &file_name, &bytes, &from.values, &limits);
+            checks::configuration(kind, &wanted, &file_name, &bytes, Some(running), &limits);
         let checked = (decision, report, values, wanted.manifest().clone());
         (from, Ok(checked))
     })

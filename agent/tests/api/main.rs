@@ -5,6 +5,7 @@ mod accounts;
 mod crash;
 mod logs;
 mod metrics;
+mod online_difference;
 mod openapi;
 mod product;
 mod roles;

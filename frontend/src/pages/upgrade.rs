@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{ConfigKind, Limits, Role, UpgradeMode, VersionInfo, ZeroDowntimeDecision};
+use shared::nonstandard::{Online, RunningChart};
 use shared::report::{Finding, Report};
 use shared::start::{self, Configuration, StartRequest};
 
@@ -62,6 +63,16 @@ pub fn UpgradePage() -> impl IntoView {
     let generation = StoredValue::new(0u64);
 
     let running_version = move || answer::ok(cluster).map(|c| c.version);
+    let running_version_untracked = move || {
+        cluster.with_untracked(|a| {
+            a.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|c| c.version.clone())
+        })
+    };
+    // The running version's chart, fetched once per running version and kept until a package is uploaded here
+    // (which may replace the running version's own): the key is the version and `versions_refresh`.
+    let running_charts: RunningCharts = StoredValue::new(None);
     let another_running = move || answer::ok(cluster).and_then(|c| c.operation);
     let current_limits = move || answer::ok(limits).unwrap_or_default();
 
@@ -144,12 +155,29 @@ pub fn UpgradePage() -> impl IntoView {
                 }
                 return;
             };
+            let chart = match (kind, running_version_untracked()) {
+                (ConfigKind::NonStandard, Some(running)) => {
+                    let uploads = versions_refresh.get_untracked();
+                    Some(running_chart(running_charts, (running, uploads), &lim).await)
+                }
+                (ConfigKind::NonStandard, None) => Some(Arc::new(RunningChart::Unknown(
+                    "the running version is not known yet".into(),
+                ))),
+                (ConfigKind::Standard, _) => None,
+            };
+            let online = chart
+                .as_deref()
+                .filter(|_| !online.trim().is_empty())
+                .map(|chart| Online {
+                    values: &online,
+                    chart,
+                });
             let report = checks::configuration(
                 kind,
                 &package,
                 &file.name,
                 &file.bytes,
-                &online,
+                online,
                 &lim,
                 &move |d, t| progress("Checking the configuration", d, t),
             )
@@ -351,6 +379,39 @@ pub fn UpgradePage() -> impl IntoView {
                 other => view! { <p class="sev-error" role="alert">{other.to_string()}</p> }.into_any(),
             })}
         </section>
+    }
+}
+
+/// The running chart kept by the page: (running version, packages uploaded on the page) → its chart.
+type RunningCharts = StoredValue<Option<((String, u32), Arc<RunningChart>)>>;
+
+/// The chart the running version `key.0` runs with: its package fetched and checked once, then kept in `cache`
+/// under `key` (the version and the count of packages uploaded on the page). A fetch that fails is not kept (the
+/// next check asks again); the difference then says that the running chart is not known.
+async fn running_chart(
+    cache: RunningCharts,
+    key: (String, u32),
+    limits: &Limits,
+) -> Arc<RunningChart> {
+    let cached = cache.with_value(|c| {
+        c.as_ref()
+            .filter(|(cached, _)| *cached == key)
+            .map(|(_, chart)| chart.clone())
+    });
+    if let Some(chart) = cached {
+        return chart;
+    }
+    let running = &key.0;
+    match api::version_package(running).await {
+        Ok(bytes) => {
+            let chart = Arc::new(checks::running_chart(running, &bytes, limits).await);
+            cache.set_value(Some((key, chart.clone())));
+            chart
+        }
+        Err(e) => Arc::new(RunningChart::unknown(
+            running,
+            &format!("could not be fetched ({e})"),
+        )),
     }
 }
 

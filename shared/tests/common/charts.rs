@@ -3,14 +3,15 @@
 //! is our own: the layout and the kinds of settings follow those charts, no chart file is copied.
 
 use serde_json::json;
-use shared::nonstandard::check_non_standard_config;
+use shared::nonstandard::{Online, RunningChart, check_non_standard_config};
 use shared::package::{VersionPackage, check_version_package};
 use shared::report::{Finding, Report, Severity};
 use shared::standard::check_standard_config;
 
 use super::zip::Zip;
 use super::{
-    GOOD_VALUES, bundle_zip, codes, limits, manifest_text, only, template_files, zip_package,
+    GOOD_VALUES, bundle_zip, codes, limits, manifest_text, online, only, template_files,
+    zip_package,
 };
 
 /// A package that carries no template: the bundle's own chart is the reference, as for a chart O&M brings.
@@ -26,7 +27,7 @@ fn check_chart(
     files: &[(&str, &str)],
     values: &str,
     overlays: &[(&str, &str)],
-    online: Option<&str>,
+    online: Option<Online<'_>>,
 ) -> Report {
     let files: Vec<(String, Vec<u8>)> = files
         .iter()
@@ -34,6 +35,17 @@ fn check_chart(
         .collect();
     let bytes = bundle_zip(values, &files, overlays);
     check_non_standard_config(&chart_package(), "bundle.zip", &bytes, online, &limits()).0
+}
+
+/// The chart made of `files` as the running version's: its values.yaml.
+fn same_chart(files: &[(&str, &str)]) -> RunningChart {
+    let (_, text) = files
+        .iter()
+        .find(|(path, _)| *path == "values.yaml")
+        .expect("a values.yaml");
+    let values = shared::yaml::parse_mapping("values.yaml", text.as_bytes(), &limits())
+        .expect("chart values parse");
+    RunningChart::Defaults(values)
 }
 
 fn errors_and_warnings(report: &Report) -> Vec<(&str, &str, Severity)> {
@@ -710,7 +722,7 @@ master:
       issuer: https://sso.example.com
       clientSecret: block-secret-5
 ";
-    let report = check_chart(&files, new, &[], Some(running));
+    let report = check_chart(&files, new, &[], online(running, &same_chart(&files)));
     assert!(report.ok, "{report:#?}");
     let shown = serde_json::to_string(&report).unwrap();
     for secret in [
@@ -734,17 +746,18 @@ master:
 
     // Argo CD: `createSecret: true`, `instanceLabelKey` and an `imagePullPolicy` near secrets are not secrets.
     let values = "configs:\n  secret:\n    createSecret: false\n    githubSecret: gh-secret-6\nserver:\n  imagePullPolicy: Always\n";
+    let files = [
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: argo-cd\nversion: 7.0.0\n",
+        ),
+        ("values.yaml", ARGOCD_VALUES),
+    ];
     let report = check_chart(
-        &[
-            (
-                "Chart.yaml",
-                "apiVersion: v2\nname: argo-cd\nversion: 7.0.0\n",
-            ),
-            ("values.yaml", ARGOCD_VALUES),
-        ],
+        &files,
         values,
         &[],
-        Some(ARGOCD_VALUES),
+        online(ARGOCD_VALUES, &same_chart(&files)),
     );
     let difference = only(&report, "online-config-differs");
     assert_eq!(
@@ -758,11 +771,14 @@ master:
     );
 }
 
-/// Issue 11, point 10: both sides of the online difference are the chart's defaults merged with the values.
+/// Issue 11, point 10: both sides of the online difference are the chart's defaults merged with the values, so an
+/// overrides-only file against the full running values shows only what changes, and a filled `{}` is no removal.
 pub fn online_difference_compares_what_helm_uses() {
+    let files = ingress_files();
+    let chart = same_chart(&files);
     let running_full = INGRESS_VALUES.replace("replicaCount: 1", "replicaCount: 3");
     let overrides = "controller:\n  replicaCount: 3\n  podAnnotations:\n    team: platform\n";
-    let report = check_chart(&ingress_files(), overrides, &[], Some(&running_full));
+    let report = check_chart(&files, overrides, &[], online(&running_full, &chart));
     let difference = only(&report, "online-config-differs");
     assert_eq!(
         difference.details,
@@ -773,10 +789,108 @@ pub fn online_difference_compares_what_helm_uses() {
         })),
         "{report:#?}"
     );
-    let report = check_chart(&ingress_files(), overrides, &[], Some(overrides));
+    assert!(
+        difference
+            .message
+            .contains("(0 changed, 1 added, 0 removed)"),
+        "{}",
+        difference.message
+    );
+    assert_eq!(report.with_code("online-chart-unknown").count(), 0);
+
+    // The `{}` filled on both sides: the key added is the only difference, nothing is "removed".
+    let more =
+        "controller:\n  replicaCount: 3\n  podAnnotations:\n    team: platform\n    tier: edge\n";
+    let report = check_chart(&files, more, &[], online(overrides, &chart));
+    assert_eq!(
+        only(&report, "online-config-differs").details,
+        Some(json!({
+            "changed": [],
+            "added": [{ "path": "controller.podAnnotations.tier", "new": "edge" }],
+            "removed": [],
+        })),
+        "{report:#?}"
+    );
+    let report = check_chart(&files, overrides, &[], online(overrides, &chart));
     assert_eq!(
         report.with_code("online-config-differs").count(),
         0,
+        "{report:#?}"
+    );
+}
+
+/// Issue 11, point 10: the running side is merged with the running version's own chart, so a default that changed
+/// between the two charts shows; a running chart that is not known is said, and the target's defaults stand in.
+pub fn online_difference_takes_each_side_from_its_own_chart() {
+    let running_chart_values = INGRESS_VALUES
+        .replace("tag: v1.11.0", "tag: v1.10.0")
+        .replace("  admissionWebhooks:\n    enabled: true\n", "")
+        .replace(
+            "defaultBackend:\n  enabled: false\n",
+            "defaultBackend:\n  enabled: false\n  minReadySeconds: 0\n",
+        );
+    let running_chart = same_chart(&[("values.yaml", &running_chart_values)]);
+    let overrides = "controller:\n  replicaCount: 3\n";
+    let report = check_chart(
+        &ingress_files(),
+        overrides,
+        &[],
+        online(overrides, &running_chart),
+    );
+    assert!(report.ok, "{report:#?}");
+    assert_eq!(
+        only(&report, "online-config-differs").details,
+        Some(json!({
+            "changed": [{ "path": "controller.image.tag", "old": "v1.10.0", "new": "v1.11.0" }],
+            "added": [{ "path": "controller.admissionWebhooks.enabled", "new": true }],
+            "removed": [{ "path": "defaultBackend.minReadySeconds", "old": 0 }],
+        })),
+        "{report:#?}"
+    );
+    assert_eq!(report.with_code("online-chart-unknown").count(), 0);
+
+    // Not known: an info that says why, and the target chart's defaults on both sides (the same overrides: no
+    // difference to show).
+    let unknown = RunningChart::unknown("V5.1.2.02", "is not stored");
+    let report = check_chart(
+        &ingress_files(),
+        overrides,
+        &[],
+        online(overrides, &unknown),
+    );
+    let note = only(&report, "online-chart-unknown");
+    assert_eq!(note.severity, Severity::Info);
+    assert!(
+        note.message
+            .starts_with("the package of the running version V5.1.2.02 is not stored, so")
+            && note.message.contains("target chart's defaults"),
+        "{}",
+        note.message
+    );
+    assert_eq!(
+        report.with_code("online-config-differs").count(),
+        0,
+        "{report:#?}"
+    );
+
+    // A running package without a chart (its manifest only) says so too.
+    let yaml_only = check_version_package(
+        "version.yaml",
+        manifest_text("V5.1.2.02", &[], "").as_bytes(),
+        &limits(),
+    )
+    .1
+    .expect("a package");
+    let report = check_chart(
+        &ingress_files(),
+        overrides,
+        &[],
+        online(overrides, &RunningChart::of(yaml_only)),
+    );
+    assert!(
+        only(&report, "online-chart-unknown")
+            .message
+            .contains("V5.1.2.02 carries no chart values.yaml"),
         "{report:#?}"
     );
 }

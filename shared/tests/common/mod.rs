@@ -17,7 +17,7 @@ use shared::archive::{Bundle, ZipScan};
 use shared::compat::{Running, zero_downtime};
 use shared::keypath::KeyPath;
 use shared::limits::Limits;
-use shared::nonstandard::check_non_standard_config;
+use shared::nonstandard::{Online, RunningChart, check_non_standard_config};
 use shared::package::{
     TemplateDigest, VersionPackage, check_version_package, check_version_package_bundle,
 };
@@ -110,6 +110,7 @@ macro_rules! all_cases {
             chart_template_overlays_are_checked_as_templates,
             chart_secrets_are_masked_and_harmless_values_shown,
             online_difference_compares_what_helm_uses,
+            online_difference_takes_each_side_from_its_own_chart,
             zipped_folder_says_how_to_zip,
             report_names_the_reference_template,
             yaml_not_utf8_is_reported,
@@ -250,6 +251,16 @@ labels:
 ";
 
 /// A non-standard bundle: values.yaml, the template (possibly edited) and overlays.
+/// The chart of V5.1.2.02, running now: the same template as the target's.
+pub fn running_chart() -> RunningChart {
+    RunningChart::of(zip_package("V5.1.2.02"))
+}
+
+/// `values` running now with `chart`.
+pub fn online<'a>(values: &'a str, chart: &'a RunningChart) -> Option<Online<'a>> {
+    Some(Online { values, chart })
+}
+
 pub fn bundle_zip(values: &str, files: &[(String, Vec<u8>)], overlays: &[(&str, &str)]) -> Vec<u8> {
     let mut zip = Zip::new().file("values.yaml", values.as_bytes());
     for (path, bytes) in files {
@@ -1145,7 +1156,7 @@ pub fn non_standard_against_own_template_when_package_is_yaml_only() {
 }
 
 pub fn online_difference_lists_paths_and_masks_secrets() {
-    let online = "\
+    let running = "\
 global:
   database:
     host: old-db.example.com
@@ -1165,7 +1176,7 @@ labels:
         &zip_package("V5.1.2.04"),
         "bundle.zip",
         &bytes,
-        Some(online),
+        online(running, &running_chart()),
         &limits(),
     );
     assert!(report.ok, "{report:#?}");
@@ -1196,7 +1207,7 @@ labels:
         &zip_package("V5.1.2.04"),
         "bundle.zip",
         &bytes,
-        Some(GOOD_VALUES),
+        online(GOOD_VALUES, &running_chart()),
         &limits(),
     );
     assert_eq!(
@@ -1212,7 +1223,7 @@ pub fn online_values_that_do_not_parse_are_a_warning() {
         &zip_package("V5.1.2.04"),
         "bundle.zip",
         &bytes,
-        Some("a: [1\n"),
+        online("a: [1\n", &running_chart()),
         &limits(),
     );
     assert!(
@@ -1749,12 +1760,12 @@ pub fn yaml_byte_order_mark_is_not_content() {
     assert!(report.ok, "{report:#?}");
     let package = package.expect("a package");
     let bytes = bundle_zip(&with_bom, &template_files(), &[]);
-    let online = format!("\u{feff}{GOOD_VALUES}");
+    let running = format!("\u{feff}{GOOD_VALUES}");
     let (report, _) = check_non_standard_config(
         &zip_package("V5.1.2.04"),
         "bundle.zip",
         &bytes,
-        Some(&online),
+        online(&running, &running_chart()),
         &limits(),
     );
     assert!(report.ok, "{report:#?}");
