@@ -70,10 +70,11 @@ pub async fn run(args: Args) -> Result<()> {
         source,
     })?;
     let settings = Settings::load(&args)?;
-    let listener = TcpListener::bind(("127.0.0.1", settings.port))
+    let address = std::net::SocketAddr::new(settings.listen, settings.port);
+    let listener = TcpListener::bind(address)
         .await
         .map_err(|source| Error::Io {
-            what: format!("listening on 127.0.0.1:{}", settings.port),
+            what: format!("listening on {address}"),
             source,
         })?;
     serve(listener, settings, async move {
@@ -98,13 +99,15 @@ pub async fn serve(
         settings,
     });
     let s = &replica.settings;
+    let address = listener
+        .local_addr()
+        .map_or_else(|e| format!("an unknown address ({e})"), |a| a.to_string());
     eprintln!(
-        "{} replica {} of {} {} listening on 127.0.0.1:{}",
+        "{} replica {} of {} {} listening on {address}",
         s.role.as_str(),
         s.replica,
         s.app,
         s.version,
-        s.port
     );
     tokio::spawn(warm_up(replica.clone()));
     if let Some(after) = replica.settings.crash_after {
