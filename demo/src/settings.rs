@@ -57,6 +57,9 @@ pub struct Args {
     /// The values.yaml to run with.
     #[arg(long, env = "DEMO_VALUES")]
     pub values: PathBuf,
+    /// How long, after SIGTERM, it keeps accepting connections while reporting not ready (milliseconds).
+    #[arg(long, env = "DEMO_LINGER_MILLIS", default_value_t = 0)]
+    pub linger_millis: u64,
     /// Directory shared by every replica of the product (jobs live there).
     #[arg(long, env = "DEMO_STATE_DIR")]
     pub state_dir: PathBuf,
@@ -81,6 +84,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// `global.greeting`: the configuration value `/version` reports.
     pub greeting: String,
+    /// After SIGTERM, how long it keeps accepting connections (`DEMO_LINGER_MILLIS`).
+    pub linger: Duration,
     /// `demo.startupMillis`: how long it warms up before it is ready (default 300 ms).
     pub startup: Duration,
     /// `dataservice.jobMillis`: how long a job runs (default 400 ms).
@@ -161,6 +166,7 @@ impl Settings {
                 .unwrap_or_else(|| "replica-1".into()),
             version: args.version.clone(),
             listen: args.listen,
+            linger: Duration::from_millis(args.linger_millis),
             port: args.port,
             state_dir: args.state_dir.clone(),
             greeting: at(values, &["global", "greeting"])

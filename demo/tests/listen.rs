@@ -121,3 +121,43 @@ fn a_listen_address_that_is_not_one_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn after_sigterm_it_lingers_not_ready_still_answering_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut replica, port) = start(&[("DEMO_LINGER_MILLIS", "2000")], dir.path());
+    wait_ready(port);
+    let address: SocketAddr = ([127, 0, 0, 1], port).into();
+    let terminated = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &replica.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Within the linger: a new connection is still served, and says it is not ready.
+    let answer = get(address, "/healthz");
+    assert!(
+        terminated.elapsed() < Duration::from_millis(1500),
+        "the check came too late to say anything"
+    );
+    let answer = answer.expect("a new connection during the linger is served");
+    assert!(answer.starts_with("HTTP/1.0 503"), "{answer}");
+    // Then it stops accepting and exits 0 (it runs no job).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = replica.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit}");
+    assert!(
+        terminated.elapsed() >= Duration::from_millis(2000),
+        "left before its linger"
+    );
+    assert_eq!(get(address, "/healthz"), None);
+}
