@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agent::engine::{EngineError, PlatformConfig};
+use agent::platform::kubernetes::{KubernetesConfig, SharedVolume};
 use agent::platform::local::LocalConfig;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -21,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API and the console, keep the records, run upgrades.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a version package, and a configuration against it, as the console and the agent do.
     Validate(agent::validate::Args),
     /// Add, list and remove accounts, set their passwords and roles.
@@ -40,9 +41,21 @@ struct ServeArgs {
     /// The built console served at /opsconsole/v2/ [default: frontend/dist when it exists].
     #[arg(long, env = "AGENT_CONSOLE_DIR")]
     console_dir: Option<PathBuf>,
-    /// Where the applications run (`local`: processes on this machine).
+    /// Where the applications run (`local`: processes on this machine; `kubernetes`: a cluster).
     #[arg(long, env = "AGENT_PLATFORM", default_value = "local")]
     platform: String,
+    /// Kubernetes: the kubeconfig [default: in-cluster, else KUBECONFIG, else ~/.kube/config].
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubernetes: the namespace the product runs in (it must exist).
+    #[arg(long, env = "AGENT_NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// Kubernetes: the node address the agent reaches the Services' NodePorts on.
+    #[arg(long, env = "AGENT_NODE_ADDRESS", default_value = "127.0.0.1")]
+    node_address: String,
+    /// Kubernetes: the volume mounted at an application's `container.sharedDir`: `hostPath:/dir` or `pvc:<claim>`.
+    #[arg(long, env = "AGENT_SHARED_VOLUME")]
+    shared_volume: Option<SharedVolume>,
     /// Where application commands such as `demo-app` are found [default: the agent's own directory].
     #[arg(long, env = "AGENT_BIN_DIR")]
     bin_dir: Option<PathBuf>,
@@ -101,7 +114,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Validate(args) => std::process::exit(agent::validate::run(args)),
         Command::Users(args) => std::process::exit(agent::users::run(args)),
     }
@@ -148,13 +161,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bin_dir,
             base_port: args.base_port,
         }),
+        "kubernetes" => PlatformConfig::Kubernetes(KubernetesConfig {
+            kubeconfig: args.kubeconfig.clone(),
+            namespace: args.namespace.clone(),
+            node_address: args.node_address.clone(),
+            shared_volume: args.shared_volume.clone(),
+        }),
         other => return Err(EngineError::UnknownPlatform(other.to_string()).into()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-        let engine = agent::engine::for_platform(&platform)?;
+        let engine = agent::engine::for_platform(&platform).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

@@ -2,6 +2,7 @@
 //! directory, the local platform running the demo product's processes.
 
 mod crash;
+mod kubernetes;
 mod logs;
 mod openapi;
 mod roles;
