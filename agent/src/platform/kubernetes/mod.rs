@@ -77,13 +77,19 @@ pub struct KubernetesConfig {
 
 /// The platform: a client, the watched pods and endpoints, the stable addresses given out.
 pub struct KubernetesPlatform {
+    /// The API client, connected as the kubeconfig says.
     client: Client,
+    /// What it was started with.
     config: KubernetesConfig,
+    /// The product's pods in the namespace, as the watch last saw them.
     pods: Store<Pod>,
+    /// The product's Services' endpoints, as the watch last saw them.
     endpoints: Store<Endpoints>,
     /// Bumped at every watch event, so that a wait re-checks the stores only when something changed.
     changed: watch::Sender<u64>,
+    /// Application → stable address, once exposed.
     addresses: Mutex<HashMap<String, String>>,
+    /// The tasks driving the watches, stopped with the platform.
     watches: Vec<JoinHandle<()>>,
 }
 
