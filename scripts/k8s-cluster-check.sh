@@ -97,20 +97,14 @@ spec:
         env:
         - {name: DEMO_APP, value: dataservice}
         - {name: DEMO_VERSION, value: V5.1.2.02}
-        - {name: DEMO_PORT, value: "8081"}
+        - {name: DEMO_LISTEN, value: 0.0.0.0}
+        - {name: DEMO_PORT, value: "8080"}
         - {name: DEMO_VALUES, value: /etc/demo/values.yaml}
-        - name: DEMO_REPLICA
-          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        ports: [{containerPort: 8080}]
         volumeMounts:
         - {name: values, mountPath: /etc/demo, readOnly: true}
         - {name: state, mountPath: /state}
-        # through the sidecar: demo-app listens on 127.0.0.1 only
         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 1}
-      - name: forward
-        image: upgrade-manager/loopback-forward:dev
-        imagePullPolicy: Never
-        args: ["8080", "8081"]
-        ports: [{containerPort: 8080}]
       volumes:
       - name: values
         secret: {secretName: demo-smoke-values}
@@ -142,16 +136,13 @@ spec:
         image: registry.example.com/dataphin/web:5.1.2.04
         imagePullPolicy: Never
         env:
-        - {name: DEMO_PORT, value: "8081"}
+        - {name: DEMO_LISTEN, value: 0.0.0.0}
+        - {name: DEMO_PORT, value: "8080"}
         - {name: DEMO_VALUES, value: /etc/demo/values.yaml}
         volumeMounts:
         - {name: values, mountPath: /etc/demo, readOnly: true}
         - {name: state, mountPath: /state}
         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 1}
-      - name: forward
-        image: upgrade-manager/loopback-forward:dev
-        imagePullPolicy: Never
-        args: ["8080", "8081"]
       volumes:
       - name: values
         secret: {secretName: demo-smoke-values}
@@ -203,7 +194,7 @@ check_up() {
   [ "$($kubectl get node localhost -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ] ||
     fail "node localhost is not Ready"
   local image
-  for image in upgrade-manager/agent:dev upgrade-manager/demo-app:dev upgrade-manager/loopback-forward:dev \
+  for image in upgrade-manager/agent:dev upgrade-manager/demo-app:dev \
     registry.example.com/dataphin/web:5.1.2.02 registry.example.com/dataphin/dataservice:5.1.2.04 \
     registry.example.com/dataphin/metadata:5.2.0.01; do
     $docker image inspect "$image" >/dev/null 2>&1 || fail "image $image is not in the cluster's Docker"
@@ -229,7 +220,8 @@ check_up() {
     fail "/healthz through 127.0.0.1:$NODE_PORT did not answer"
   fi
   if ver=$(curl_nodeport $NODE_PORT /version); then
-    [[ $ver == *'"app":"dataservice"'* && $ver == *'"version":"V5.1.2.02"'* ]] ||
+    # no DEMO_REPLICA: the replica names itself after its host, the pod
+    [[ $ver == *'"app":"dataservice"'* && $ver == *'"version":"V5.1.2.02"'* && $ver == *'"replica":"demo-smoke-'* ]] ||
       fail "/version through 127.0.0.1:$NODE_PORT answered $ver"
     log "/version through 127.0.0.1:$NODE_PORT: $ver"
   else

@@ -30,7 +30,6 @@ APISERVER=https://127.0.0.1:16443
 # Images `up` builds (docs/kubernetes.md); the demo's per-release images are named by its version packages.
 AGENT_IMAGE=upgrade-manager/agent:dev
 DEMO_IMAGE=upgrade-manager/demo-app:dev
-FORWARD_IMAGE=upgrade-manager/loopback-forward:dev
 # The kubelet and every other component: never probe a cloud metadata service.
 export AWS_EC2_METADATA_DISABLED=true
 export DOCKER_HOST=unix://$R/docker.sock
@@ -118,7 +117,6 @@ build_binaries() {
   local started=$SECONDS
   (cd "$REPO" && CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_DIR=$MUSL_TARGET \
     cargo build --release --locked --target x86_64-unknown-linux-musl -p agent -p demo --bins) >&2
-  gcc -static -O2 -o "$MUSL_TARGET/loopback-forward" "$REPO/scripts/k8s/loopback-forward.c"
   if command -v trunk >/dev/null && command -v wasm-bindgen >/dev/null; then
     (cd "$REPO" && CARGO_TARGET_DIR=$MUSL_TARGET trunk build --release --cargo-profile wasm-release --offline \
       --dist "$MUSL_TARGET/console") >&2
@@ -149,10 +147,9 @@ import_image() {
 
 import_images() {
   local started=$SECONDS stage=$R/image-stage
-  rm -rf "$stage" && mkdir -p "$stage"/{agent/data,demo/state,forward}
+  rm -rf "$stage" && mkdir -p "$stage"/{agent/data,demo/state}
   install -m755 "$MUSL_TARGET/x86_64-unknown-linux-musl/release/agent" "$stage/agent/agent"
   install -m755 "$MUSL_TARGET/x86_64-unknown-linux-musl/release/demo-app" "$stage/demo/demo-app"
-  install -m755 "$MUSL_TARGET/loopback-forward" "$stage/forward/loopback-forward"
   local console_env=()
   if [ -f "$MUSL_TARGET/console/index.html" ]; then
     cp -a "$MUSL_TARGET/console" "$stage/agent/console"
@@ -161,7 +158,6 @@ import_images() {
   import_image "$stage/agent" "$AGENT_IMAGE" -c 'ENTRYPOINT ["/agent"]' -c 'CMD ["serve"]' \
     -c 'ENV AGENT_LISTEN=0.0.0.0:8080 AGENT_DATA_DIR=/data' "${console_env[@]}"
   import_image "$stage/demo" "$DEMO_IMAGE" -c 'ENTRYPOINT ["/demo-app"]' -c 'ENV DEMO_STATE_DIR=/state'
-  import_image "$stage/forward" "$FORWARD_IMAGE" -c 'ENTRYPOINT ["/loopback-forward"]'
   # One image per application and release, named as the demo's manifests name them; the same static binary,
   # with the role and version baked in (identical layers: stored once).
   local version app role image

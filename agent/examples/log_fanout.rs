@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         &config.data_dir,
         temp.path(),
     )))
+    .await
     .map_err(anyhow::Error::msg)?;
     let ops = agent::operations::Operations::new(db.clone(), engine, config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

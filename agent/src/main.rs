@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agent::engine::{EngineError, PlatformConfig};
+use agent::platform::kubernetes::{KubernetesConfig, SharedVolume};
 use agent::platform::local::LocalConfig;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -59,9 +60,21 @@ struct ServeArgs {
     /// The built console served at /opsconsole/v2/ [default: frontend/dist when it exists].
     #[arg(long, env = "AGENT_CONSOLE_DIR")]
     console_dir: Option<PathBuf>,
-    /// Where the applications run (`local`: processes on this machine).
+    /// Where the applications run (`local`: processes on this machine; `kubernetes`: a cluster).
     #[arg(long, env = "AGENT_PLATFORM", default_value = "local")]
     platform: String,
+    /// Kubernetes: the kubeconfig [default: in-cluster, else KUBECONFIG, else ~/.kube/config].
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubernetes: the namespace the product runs in (it must exist).
+    #[arg(long, env = "AGENT_NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// Kubernetes: the node address the agent reaches the Services' NodePorts on.
+    #[arg(long, env = "AGENT_NODE_ADDRESS", default_value = "127.0.0.1")]
+    node_address: String,
+    /// Kubernetes: the volume mounted at an application's `container.sharedDir`: `hostPath:/dir` or `pvc:<claim>`.
+    #[arg(long, env = "AGENT_SHARED_VOLUME")]
+    shared_volume: Option<SharedVolume>,
     /// Where application commands such as `demo-app` are found [default: the agent's own directory].
     #[arg(long, env = "AGENT_BIN_DIR")]
     bin_dir: Option<PathBuf>,
@@ -232,13 +245,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             agent_program: std::env::current_exe()
                 .context("finding the agent's own executable (it runs the supervisor)")?,
         }),
+        "kubernetes" => PlatformConfig::Kubernetes(KubernetesConfig {
+            kubeconfig: args.kubeconfig.clone(),
+            namespace: args.namespace.clone(),
+            node_address: args.node_address.clone(),
+            shared_volume: args.shared_volume.clone(),
+        }),
         other => return Err(EngineError::UnknownPlatform(other.to_string()).into()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-        let engine = agent::engine::for_platform(&platform)?;
+        let engine = agent::engine::for_platform(&platform).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

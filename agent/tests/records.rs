@@ -49,6 +49,7 @@ async fn a_log_line_waiting_for_the_database_holds_up_no_other_task() {
         &data_dir,
         dir.path(),
     )))
+    .await
     .expect("the local engine");
     let ops = agent::operations::Operations::new(db.clone(), engine, Default::default());
     let id = match create(&mut db.lock(), &record()) {

@@ -47,6 +47,7 @@ async fn a_viewer_that_never_reads_is_dropped_and_slows_nobody() {
         &config.data_dir,
         temp.path(),
     )))
+    .await
     .expect("the local engine");
     let ops = agent::operations::Operations::new(db.clone(), engine.clone(), config.limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

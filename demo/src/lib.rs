@@ -70,10 +70,11 @@ pub async fn run(args: Args) -> Result<()> {
         source,
     })?;
     let settings = Settings::load(&args)?;
-    let listener = TcpListener::bind(("127.0.0.1", settings.port))
+    let address = std::net::SocketAddr::new(settings.listen, settings.port);
+    let listener = TcpListener::bind(address)
         .await
         .map_err(|source| Error::Io {
-            what: format!("listening on 127.0.0.1:{}", settings.port),
+            what: format!("listening on {address}"),
             source,
         })?;
     serve(listener, settings, async move {
@@ -98,13 +99,15 @@ pub async fn serve(
         settings,
     });
     let s = &replica.settings;
+    let address = listener
+        .local_addr()
+        .map_or_else(|e| format!("an unknown address ({e})"), |a| a.to_string());
     eprintln!(
-        "{} replica {} of {} {} listening on 127.0.0.1:{}",
+        "{} replica {} of {} {} listening on {address}",
         s.role.as_str(),
         s.replica,
         s.app,
         s.version,
-        s.port
     );
     tokio::spawn(warm_up(replica.clone()));
     if let Some(after) = replica.settings.crash_after {
@@ -116,25 +119,40 @@ pub async fn serve(
     }
     let graceful = GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let accept = |stream: tokio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+        let replica = replica.clone();
+        let service = hyper::service::service_fn(move |req| routes::handle(replica.clone(), req));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = watched.await;
+        });
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let replica = replica.clone();
-                let service = hyper::service::service_fn(move |req| routes::handle(replica.clone(), req));
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = watched.await;
-                });
+                if let Ok((stream, _)) = accepted { accept(stream) }
             }
             _ = &mut shutdown => break,
         }
     }
-    // Drain: not ready any more, no new connections, in-flight requests and running jobs finish.
+    // Drain: not ready any more; still accepting for `linger` (a connection a proxy sent before it learnt that this
+    // replica left is served, not refused), then no new connections; in-flight requests and running jobs finish.
     replica.ready.store(false, Ordering::SeqCst);
+    let linger = tokio::time::sleep(replica.settings.linger);
+    tokio::pin!(linger);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted { accept(stream) }
+            }
+            _ = &mut linger => break,
+        }
+    }
     drop(listener);
     eprintln!("{}: shutting down, draining", replica.settings.replica);
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;

@@ -1,6 +1,7 @@
 //! What a replica reads from the platform: its identity from environment variables, and its configuration from
 //! the values file (`DEMO_VALUES`).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,21 +38,28 @@ pub struct Args {
     /// Which application this replica is.
     #[arg(long, value_enum)]
     pub role: Role,
-    /// Loopback port to listen on.
+    /// Address to listen on: loopback on one machine, `0.0.0.0` in a container (where probes and traffic come
+    /// from outside the container's own loopback).
+    #[arg(long, env = "DEMO_LISTEN", default_value = "127.0.0.1")]
+    pub listen: IpAddr,
+    /// Port to listen on.
     #[arg(long, env = "DEMO_PORT")]
     pub port: u16,
     /// Application name (defaults to the role).
     #[arg(long, env = "DEMO_APP")]
     pub app: Option<String>,
-    /// Replica id.
-    #[arg(long, env = "DEMO_REPLICA", default_value = "replica-1")]
-    pub replica: String,
+    /// Replica id; without it the host name (a pod's name on Kubernetes), else `replica-1`.
+    #[arg(long, env = "DEMO_REPLICA")]
+    pub replica: Option<String>,
     /// Version this replica runs.
     #[arg(long, env = "DEMO_VERSION", default_value = "V0.0.0.0")]
     pub version: String,
     /// The values.yaml to run with.
     #[arg(long, env = "DEMO_VALUES")]
     pub values: PathBuf,
+    /// How long, after SIGTERM, it keeps accepting connections while reporting not ready (milliseconds).
+    #[arg(long, env = "DEMO_LINGER_MILLIS", default_value_t = 0)]
+    pub linger_millis: u64,
     /// Directory shared by every replica of the product (jobs live there).
     #[arg(long, env = "DEMO_STATE_DIR")]
     pub state_dir: PathBuf,
@@ -68,12 +76,16 @@ pub struct Settings {
     pub replica: String,
     /// Version.
     pub version: String,
+    /// Address it listens on.
+    pub listen: IpAddr,
     /// Port.
     pub port: u16,
     /// Shared state dir.
     pub state_dir: PathBuf,
     /// `global.greeting`: the configuration value `/version` reports.
     pub greeting: String,
+    /// After SIGTERM, how long it keeps accepting connections (`DEMO_LINGER_MILLIS`).
+    pub linger: Duration,
     /// `demo.startupMillis`: how long it warms up before it is ready (default 300 ms).
     pub startup: Duration,
     /// `dataservice.jobMillis`: how long a job runs (default 400 ms).
@@ -147,8 +159,14 @@ impl Settings {
         });
         Ok(Settings {
             role: args.role,
-            replica: args.replica.clone(),
+            replica: args
+                .replica
+                .clone()
+                .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+                .unwrap_or_else(|| "replica-1".into()),
             version: args.version.clone(),
+            listen: args.listen,
+            linger: Duration::from_millis(args.linger_millis),
             port: args.port,
             state_dir: args.state_dir.clone(),
             greeting: at(values, &["global", "greeting"])

@@ -113,6 +113,43 @@ fn every_version_package_declares_a_query_a_job_and_a_logon_probe() {
     }
 }
 
+/// A container platform mounts the values at `valuesFile`, the shared volume at `sharedDir` and sends traffic to
+/// `port`; the demo learns each from its environment, so the two must agree, and it must listen beyond loopback.
+#[test]
+fn every_application_says_how_it_runs_in_a_container_and_its_environment_agrees() {
+    for version in ["V5.1.2.02", "V5.1.2.04", "V5.2.0.01"] {
+        for app in package(version).manifest.applications {
+            let at = format!("{version} {}", app.name);
+            let image = app
+                .image
+                .as_deref()
+                .unwrap_or_else(|| panic!("{at}: no image"));
+            assert!(
+                image.ends_with(&format!("/{}:{}", app.name, &version[1..])),
+                "{at}: {image}"
+            );
+            let container = app
+                .container
+                .unwrap_or_else(|| panic!("{at}: no container"));
+            let env = |name: &str| {
+                container
+                    .env
+                    .iter()
+                    .find(|e| e.name == name)
+                    .map(|e| e.value.clone())
+            };
+            assert_eq!(env("DEMO_LISTEN").as_deref(), Some("0.0.0.0"), "{at}");
+            assert_eq!(env("DEMO_PORT"), Some(container.port.to_string()), "{at}");
+            assert_eq!(
+                env("DEMO_VALUES"),
+                Some(container.values_file.clone()),
+                "{at}"
+            );
+            assert_eq!(env("DEMO_STATE_DIR"), container.shared_dir, "{at}");
+        }
+    }
+}
+
 #[test]
 fn the_good_standard_configurations_pass() {
     for (version, file) in [

@@ -62,6 +62,35 @@ pub struct Application {
     /// The container image, for container platforms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// How a container platform runs the image (needs `image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+}
+
+/// `container:` of an application: what a container platform needs besides the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Container {
+    /// The port the application listens on inside its container (the readiness check and the traffic go there).
+    pub port: u16,
+    /// Absolute path of the file the platform mounts the release's values.yaml as.
+    pub values_file: String,
+    /// Absolute path of a directory every replica of the product shares (the platform mounts one volume there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_dir: Option<String>,
+    /// Environment variables the container starts with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// One entry of `container.env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvVar {
+    /// Its name: a letter or `_`, then letters, digits and `_`.
+    pub name: String,
+    /// Its value, as written (`8080` is the string `8080`).
+    pub value: String,
 }
 
 /// `readiness:` of an application.
@@ -135,6 +164,96 @@ use crate::probes::Probe;
 use crate::report::Finding;
 use crate::version::Version;
 
+impl Container {
+    /// What is wrong with the `container:` of `app`: (field suffix, message) pairs.
+    fn problems(&self, app: &Application) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let name = &app.name;
+        if app.image.is_none() {
+            problems.push((
+                String::new(),
+                format!("application `{name}` has `container:` but no `image:` to run in it"),
+            ));
+        }
+        if self.port == 0 {
+            problems.push((
+                ".port".into(),
+                format!("application `{name}` has `container.port: 0`; it must be 1 to 65535"),
+            ));
+        }
+        let paths = [
+            (".valuesFile", "valuesFile", Some(&self.values_file)),
+            (".sharedDir", "sharedDir", self.shared_dir.as_ref()),
+        ];
+        for (field, key, path) in paths {
+            if let Some(path) = path
+                && !is_clean_absolute(path)
+            {
+                problems.push((
+                    field.into(),
+                    format!(
+                        "application `{name}` has `container.{key}: {path}`; it must be an absolute path without `.`, `..` or empty segments"
+                    ),
+                ));
+            }
+        }
+        if let Some(dir) = &self.shared_dir
+            && is_clean_absolute(dir)
+            && (self.values_file == *dir
+                || self
+                    .values_file
+                    .strip_prefix(dir.as_str())
+                    .is_some_and(|rest| rest.starts_with('/')))
+        {
+            problems.push((
+                ".valuesFile".into(),
+                format!(
+                    "application `{name}` has `container.valuesFile: {}` inside `container.sharedDir: {dir}`; the values are per release, the shared directory is not",
+                    self.values_file
+                ),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (e, var) in self.env.iter().enumerate() {
+            let valid = var
+                .name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && var
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                problems.push((
+                    format!(".env[{e}].name"),
+                    format!(
+                        "application `{name}` has environment variable `{}`; a name is a letter or `_`, then letters, digits and `_`",
+                        var.name
+                    ),
+                ));
+            } else if !names.insert(var.name.as_str()) {
+                problems.push((
+                    format!(".env[{e}].name"),
+                    format!(
+                        "application `{name}` sets environment variable `{}` twice",
+                        var.name
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// `/a/b`: absolute, and no empty, `.` or `..` segment (a trailing `/` is an empty segment).
+fn is_clean_absolute(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+    }) && !path.contains('\\')
+}
+
 impl Manifest {
     /// Everything wrong with a manifest that parsed: bad versions, product name, applications, dependencies,
     /// configuration item keys, template paths and MD5s; one `manifest-invalid` finding each.
@@ -206,6 +325,11 @@ impl Manifest {
                         app.name
                     ),
                 );
+            }
+            if let Some(container) = &app.container {
+                for (field, message) in container.problems(app) {
+                    problem(format!("applications[{n}].container{field}"), message);
+                }
             }
             if app.readiness.timeout_seconds < 1 {
                 problem(

@@ -10,7 +10,7 @@ use crate::platform::PlatformError;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// `--platform` names a platform the agent does not have.
-    #[error("unknown platform `{0}`: the agent knows `local` (the Kubernetes platform is planned)")]
+    #[error("unknown platform `{0}`: the agent knows `local` and `kubernetes`")]
     UnknownPlatform(String),
     /// The platform could not be opened or refused an operation.
     #[error(transparent)]

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
+use crate::platform::kubernetes::{KubernetesConfig, KubernetesPlatform};
 use crate::platform::local::{LocalConfig, LocalPlatform};
 
 /// Where the engine runs the product's replicas (`serve` builds it from its flags): one arm per platform, each with
@@ -29,14 +30,20 @@ use crate::platform::local::{LocalConfig, LocalPlatform};
 pub enum PlatformConfig {
     /// Child processes on this machine, behind stable addresses on loopback.
     Local(LocalConfig),
+    /// ReplicaSets on a Kubernetes cluster, behind NodePort Services.
+    Kubernetes(KubernetesConfig),
 }
 
-/// The engine for the configured platform. Errors name what is wrong (e.g. an unreadable replica table).
-pub fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, EngineError> {
+/// The engine for the configured platform. Errors name what is wrong (e.g. an unreadable replica table, an API
+/// server that cannot be reached).
+pub async fn for_platform(config: &PlatformConfig) -> Result<Arc<dyn Engine>, EngineError> {
     match config {
         PlatformConfig::Local(local) => {
             Ok(Arc::new(UpgradeEngine::new(LocalPlatform::open(local)?)))
         }
+        PlatformConfig::Kubernetes(cluster) => Ok(Arc::new(UpgradeEngine::new(
+            KubernetesPlatform::connect(cluster).await?,
+        ))),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where the product's replicas run. The engine moves replicas through this small trait; `local` (child processes
-//! behind an HTTP reverse proxy on this machine) is the one implementation today, a cluster engine the next.
+//! behind an HTTP reverse proxy on this machine) and `kubernetes` (ReplicaSets behind Services) implement it.
 
+pub mod kubernetes;
 pub mod local;
 #[cfg(test)]
 pub mod memory;
@@ -59,6 +60,24 @@ pub enum PlatformError {
     /// The local platform's supervisor cannot be started or reached, or refused the call.
     #[error("{0}")]
     Supervisor(String),
+    /// Kubernetes refused a request, or could not be asked.
+    #[error("{action} {object}: {answer}")]
+    Kubernetes {
+        /// What the platform was doing, e.g. `scaling to 3`.
+        action: String,
+        /// The object, e.g. `replicaset web-v5-1-2-04-1a2b3c4d5e6f`.
+        object: String,
+        /// What Kubernetes answered, or why it could not be reached.
+        answer: String,
+    },
+    /// Something the platform waits for did not happen in time.
+    #[error("{what} did not happen within {seconds} s")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
     /// The persisted replica table cannot be read.
     #[error("replica table {path} is unreadable: {message}")]
     Table {

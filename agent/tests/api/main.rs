@@ -3,6 +3,7 @@
 
 mod accounts;
 mod crash;
+mod kubernetes;
 mod logs;
 mod metrics;
 mod online_difference;

@@ -150,7 +150,10 @@ impl Cluster {
 
     /// Another engine on the same data dir (as after an agent restart).
     pub fn reopen(config: &LocalConfig) -> Arc<dyn Engine> {
-        for_platform(&PlatformConfig::Local(config.clone())).unwrap()
+        // Opening the local platform awaits nothing (only a cluster platform connects), so it is ready at once.
+        futures_util::FutureExt::now_or_never(for_platform(&PlatformConfig::Local(config.clone())))
+            .expect("the local platform opens without waiting")
+            .unwrap()
     }
 
     pub fn address(&self, app: &str) -> String {

@@ -56,6 +56,8 @@ macro_rules! all_cases {
             manifest_unknown_field_names_file_line_column_and_key,
             manifest_rules_each_reported,
             manifest_dependency_cycle_names_the_cycle,
+            manifest_container_fields_parse_and_each_rule_is_reported,
+            manifest_container_unknown_field_names_line_and_column,
             manifest_probes_of_each_kind_parse,
             manifest_probe_unknown_field_names_line_and_column,
             manifest_probe_rules_each_reported,
@@ -537,6 +539,129 @@ configItems:
         only(&report, "manifest-invalid")
             .message
             .contains("at least one")
+    );
+}
+
+/// The `gateway` application of [`manifest_text`] with `container` (YAML, indented as an application's field).
+fn with_container(container: &str) -> String {
+    manifest_text("V5.1.2.04", &[], "").replace(
+        "    image: registry.example.com/dataphin/gateway:5.1.2.04\n",
+        &format!("    image: registry.example.com/dataphin/gateway:5.1.2.04\n{container}"),
+    )
+}
+
+pub fn manifest_container_fields_parse_and_each_rule_is_reported() {
+    let good = with_container(
+        "    container:
+      port: 8080
+      valuesFile: /etc/gateway/values.yaml
+      sharedDir: /state
+      env:
+        - { name: GATEWAY_LISTEN, value: 0.0.0.0 }
+        - { name: GATEWAY_PORT, value: '8080' }
+",
+    );
+    let (report, package) = check_version_package("version.yaml", good.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let manifest = package.unwrap().manifest;
+    let container = manifest.applications[1].container.as_ref().unwrap();
+    assert_eq!(container.port, 8080);
+    assert_eq!(container.values_file, "/etc/gateway/values.yaml");
+    assert_eq!(container.shared_dir.as_deref(), Some("/state"));
+    let env: Vec<(&str, &str)> = container
+        .env
+        .iter()
+        .map(|e| (e.name.as_str(), e.value.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        [("GATEWAY_LISTEN", "0.0.0.0"), ("GATEWAY_PORT", "8080")]
+    );
+    assert!(manifest.applications[0].container.is_none(), "optional");
+
+    // Every rule broken once; `metadata` has no image, so its container has nothing to run.
+    let bad = with_container(
+        "    container:
+      port: 0
+      valuesFile: etc/values.yaml
+      sharedDir: /state/../x
+      env:
+        - { name: 1ST, value: a }
+        - { name: MODE, value: a }
+        - { name: MODE, value: b }
+",
+    )
+    .replace(
+        "    local: { command: demo-app, args: [--role, metadata] }\n",
+        "    local: { command: demo-app, args: [--role, metadata] }
+    container: { port: 8081, valuesFile: /data/values.yaml, sharedDir: /data }
+",
+    );
+    let (report, package) = check_version_package("version.yaml", bad.as_bytes(), &limits());
+    assert!(package.is_none() && !report.ok);
+    let found: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.path.as_deref().unwrap_or(""), f.message.as_str()))
+        .collect();
+    for (path, words) in [
+        ("applications[0].container", "no `image:`"),
+        (
+            "applications[0].container.valuesFile",
+            "inside `container.sharedDir: /data`",
+        ),
+        ("applications[1].container.port", "`container.port: 0`"),
+        (
+            "applications[1].container.valuesFile",
+            "`container.valuesFile: etc/values.yaml`",
+        ),
+        (
+            "applications[1].container.sharedDir",
+            "`container.sharedDir: /state/../x`",
+        ),
+        ("applications[1].container.env[0].name", "`1ST`"),
+        ("applications[1].container.env[2].name", "`MODE` twice"),
+    ] {
+        assert!(
+            found.iter().any(|(p, m)| *p == path && m.contains(words)),
+            "{path}: {words} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 7, "{found:#?}");
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.code == "manifest-invalid" && f.file.as_deref() == Some("version.yaml"))
+    );
+}
+
+pub fn manifest_container_unknown_field_names_line_and_column() {
+    let text = with_container(
+        "    container:
+      port: 8080
+      valuesFile: /etc/gateway/values.yaml
+      mountPath: /etc/gateway
+",
+    );
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert!(finding.message.contains("mountPath"), "{}", finding.message);
+    let line = text
+        .lines()
+        .position(|line| line.contains("mountPath"))
+        .unwrap() as u64
+        + 1;
+    assert_eq!(finding.line, Some(line), "{finding:#?}");
+    // A missing required field is named too.
+    let text = with_container("    container: { port: 8080 }\n");
+    let (report, _) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert!(
+        finding.message.contains("valuesFile"),
+        "{}",
+        finding.message
     );
 }
 

@@ -167,7 +167,10 @@ impl From<PlatformError> for RemoteError {
                 command,
                 source: source.to_string(),
             },
-            e @ PlatformError::NotRunnable { .. } => RemoteError::Supervisor(e.to_string()),
+            // Not the local platform's own errors: carried as their message.
+            e @ (PlatformError::NotRunnable { .. }
+            | PlatformError::Kubernetes { .. }
+            | PlatformError::Timeout { .. }) => RemoteError::Supervisor(e.to_string()),
             PlatformError::Listen {
                 app,
                 address,

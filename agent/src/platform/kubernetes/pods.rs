@@ -1,0 +1,156 @@
+//! What the watched pods and endpoints say, in the platform's words: a pod's state and health with Kubernetes' own
+//! reason, which ReplicaSet owns it, whether a Service's endpoints list it.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Endpoints, Pod};
+
+use super::objects::{APPLICATION, CONFIG, IN_TRAFFIC, VERSION};
+use crate::platform::{Health, Replica, ReplicaState};
+
+/// Waiting reasons that mean the pod will not start by itself: reported at once instead of after the timeout.
+const STUCK: [&str; 7] = [
+    "ErrImageNeverPull",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// The names of the pods a ReplicaSet owns, not being deleted.
+pub fn of_set(pods: &[Arc<Pod>], set: &str) -> Vec<String> {
+    pods.iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| owner_set(p).as_deref() == Some(set))
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
+}
+
+/// The ReplicaSet that owns the pod.
+pub fn owner_set(pod: &Pod) -> Option<String> {
+    pod.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.kind == "ReplicaSet")
+        .map(|o| o.name.clone())
+}
+
+/// The application the pod belongs to.
+pub fn app_of(pod: &Pod) -> Option<String> {
+    pod.metadata.labels.as_ref()?.get(APPLICATION).cloned()
+}
+
+fn condition(pod: &Pod, kind: &str) -> Option<bool> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| c.status == "True")
+}
+
+/// The in-traffic gate: `None` before the agent routed the pod in, then whether it is in traffic.
+pub fn gate(pod: &Pod) -> Option<bool> {
+    condition(pod, IN_TRAFFIC)
+}
+
+/// Why the pod's container ended or cannot start, with Kubernetes' reason and message; `None` while it may still
+/// become ready.
+fn failed(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() == Some("Failed") {
+        return Some(format!(
+            "the pod failed ({})",
+            status.reason.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    for container in status.container_statuses.iter().flatten() {
+        let state = container.state.as_ref();
+        if let Some(waiting) = state.and_then(|s| s.waiting.as_ref())
+            && let Some(reason) = waiting.reason.as_deref()
+            && STUCK.contains(&reason)
+        {
+            return Some(format!(
+                "{reason}: {}",
+                waiting.message.as_deref().unwrap_or("no message")
+            ));
+        }
+        // A container that ended and was restarted has crashed, even while the kubelet restarts it again.
+        if let Some(ended) = container
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .or_else(|| state.and_then(|s| s.terminated.as_ref()))
+        {
+            return Some(format!(
+                "its container exited with status {} ({}), restarted {} times",
+                ended.exit_code,
+                ended.reason.as_deref().unwrap_or("no reason given"),
+                container.restart_count
+            ));
+        }
+    }
+    None
+}
+
+/// What the pod's readiness says now (the kubelet runs the manifest's readiness check as its probe).
+pub fn health(pod: &Pod) -> Health {
+    if let Some(why) = failed(pod) {
+        return Health::Exited(why);
+    }
+    if condition(pod, "ContainersReady") == Some(true) {
+        return Health::Ready;
+    }
+    let status = pod.status.as_ref();
+    let unscheduled = status.and_then(|s| s.conditions.as_ref()).and_then(|c| {
+        c.iter()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    });
+    if let Some(c) = unscheduled {
+        return Health::NotReady(format!(
+            "not scheduled: {} {}",
+            c.reason.as_deref().unwrap_or(""),
+            c.message.as_deref().unwrap_or("")
+        ));
+    }
+    Health::NotReady(format!(
+        "pod {}, readiness probe not passing yet",
+        status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    ))
+}
+
+/// The pod as a replica of the product, when it carries the product's labels.
+pub fn replica(pod: &Pod) -> Option<Replica> {
+    let annotations = pod.metadata.annotations.as_ref()?;
+    let state = if pod.metadata.deletion_timestamp.is_some() || gate(pod) == Some(false) {
+        ReplicaState::Draining
+    } else if let Some(why) = failed(pod) {
+        ReplicaState::Exited(why)
+    } else if gate(pod) == Some(true) && condition(pod, "Ready") == Some(true) {
+        ReplicaState::Ready
+    } else {
+        ReplicaState::Starting
+    };
+    Some(Replica {
+        id: pod.metadata.name.clone()?,
+        app: app_of(pod)?,
+        version: annotations.get(VERSION)?.clone(),
+        config: annotations.get(CONFIG)?.clone(),
+        state,
+    })
+}
+
+/// Whether the endpoints list the pod among their ready addresses.
+pub fn endpoints_list(endpoints: &Endpoints, pod: &str) -> bool {
+    endpoints.subsets.iter().flatten().any(|subset| {
+        subset
+            .addresses
+            .iter()
+            .flatten()
+            .any(|a| a.target_ref.as_ref().and_then(|t| t.name.as_deref()) == Some(pod))
+    })
+}

@@ -1,0 +1,212 @@
+//! The objects built from the demo's manifest, and what pods in the states Kubernetes reports mean to the engine
+//! (the pods are what a 1.20 API server sends, as JSON). The platform itself runs against a real cluster in
+//! `agent/tests/api/kubernetes.rs`.
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+use shared::limits::Limits;
+use shared::manifest::Application;
+
+use super::objects::{self, IN_TRAFFIC};
+use super::{SharedVolume, pods};
+use crate::platform::{Health, PlatformError, Release, ReplicaState};
+
+fn demo_app(name: &str) -> Application {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../demo/versions/V5.1.2.02.zip"
+    );
+    let bytes = std::fs::read(path).expect("the demo package");
+    let (report, package) =
+        shared::package::check_version_package("V5.1.2.02.zip", &bytes, &Limits::default());
+    assert!(report.ok, "{report:?}");
+    package
+        .expect("package")
+        .manifest
+        .applications
+        .into_iter()
+        .find(|a| a.name == name)
+        .expect("application")
+}
+
+fn release() -> Release {
+    Release {
+        version: "V5.1.2.02".into(),
+        values: "global: {greeting: hi}\n".into(),
+    }
+}
+
+#[test]
+fn the_replica_set_runs_the_manifests_container_behind_the_in_traffic_gate() {
+    let app = demo_app("dataservice");
+    let shared = SharedVolume::HostPath("/var/lib/dataphin".into());
+    let set = objects::replica_set(&app, &release(), Some(&shared)).unwrap();
+    let set = serde_json::to_value(&set).unwrap();
+    let name = format!("dataservice-v5-1-2-02-{}", release().config_digest());
+    assert_eq!(set["metadata"]["name"], name.as_str());
+    assert_eq!(
+        set["spec"]["replicas"], 0,
+        "the engine adds pods one by one"
+    );
+    let pod = &set["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["readinessGates"],
+        json!([{"conditionType": IN_TRAFFIC}])
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        "registry.example.com/dataphin/dataservice:5.1.2.02"
+    );
+    assert_eq!(container["imagePullPolicy"], "Never");
+    assert_eq!(
+        container["readinessProbe"]["httpGet"],
+        json!({"path": "/healthz", "port": 8080})
+    );
+    assert!(
+        container["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "DEMO_LISTEN", "value": "0.0.0.0"}))
+    );
+    assert_eq!(
+        container["volumeMounts"],
+        json!([
+            {"name": "values", "mountPath": "/etc/dataphin", "readOnly": true},
+            {"name": "shared", "mountPath": "/state"},
+        ])
+    );
+    let secret = format!("values-v5-1-2-02-{}", release().config_digest());
+    assert_eq!(
+        pod["volumes"],
+        json!([
+            {"name": "values", "secret": {"secretName": secret, "items": [{"key": "values.yaml", "path": "values.yaml"}]}},
+            {"name": "shared", "hostPath": {"path": "/var/lib/dataphin", "type": "DirectoryOrCreate"}},
+        ])
+    );
+    let values = objects::values_secret(&release());
+    assert_eq!(values.metadata.name.as_deref(), Some(secret.as_str()));
+    assert_eq!(
+        values.data.unwrap()["values.yaml"].0,
+        release().values.as_bytes()
+    );
+}
+
+#[test]
+fn an_application_the_cluster_cannot_run_is_named_with_what_is_missing() {
+    let mut app = demo_app("web");
+    let error = objects::replica_set(&app, &release(), None).unwrap_err();
+    assert!(
+        matches!(&error, PlatformError::NotRunnable { app, .. } if app == "web")
+            && error.to_string().contains("--shared-volume"),
+        "{error}"
+    );
+    app.container = None;
+    let error = objects::service(&app).unwrap_err().to_string();
+    assert!(
+        error.contains("web") && error.contains("`container:`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_shared_volume_is_a_host_path_or_a_claim() {
+    assert_eq!(
+        "hostPath:/srv/x".parse(),
+        Ok(SharedVolume::HostPath("/srv/x".into()))
+    );
+    assert_eq!("pvc:jobs".parse(), Ok(SharedVolume::Claim("jobs".into())));
+    let error = "nfs:server:/x".parse::<SharedVolume>().unwrap_err();
+    assert!(
+        error.contains("nfs:server:/x") && error.contains("pvc:"),
+        "{error}"
+    );
+}
+
+fn pod(status: serde_json::Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {
+            "name": "dataservice-v5-1-2-02-abc-x7k2p",
+            "labels": {"upgrade-manager.io/application": "dataservice"},
+            "annotations": {"upgrade-manager.io/version": "V5.1.2.02", "upgrade-manager.io/config": "abc"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "dataservice-v5-1-2-02-abc", "uid": "1"}],
+        },
+        "status": status,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_pod_that_cannot_get_its_image_is_reported_at_once_with_kubernetes_reason() {
+    let stuck = pod(json!({
+        "phase": "Pending",
+        "containerStatuses": [{
+            "name": "dataservice", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ErrImageNeverPull",
+                "message": "Container image \"x\" is not present with pull policy of Never"}},
+        }],
+    }));
+    match pods::health(&stuck) {
+        Health::Exited(why) => assert!(
+            why.starts_with("ErrImageNeverPull: Container image"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        pods::replica(&stuck).unwrap().state,
+        ReplicaState::Exited(_)
+    ));
+}
+
+#[test]
+fn a_crashed_container_is_an_exit_even_while_the_kubelet_restarts_it() {
+    let crashed = pod(json!({
+        "phase": "Running",
+        "containerStatuses": [{
+            "name": "dataservice", "image": "x", "imageID": "", "ready": false, "restartCount": 1,
+            "state": {"running": {}},
+            "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}},
+        }],
+    }));
+    match pods::health(&crashed) {
+        Health::Exited(why) => assert_eq!(
+            why,
+            "its container exited with status 3 (Error), restarted 1 times"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ready_means_probe_passing_and_in_traffic_means_the_gate_too() {
+    let conditions = |containers: &str, gate: Option<&str>, ready: &str| {
+        let mut list = vec![
+            json!({"type": "ContainersReady", "status": containers}),
+            json!({"type": "Ready", "status": ready}),
+        ];
+        if let Some(gate) = gate {
+            list.push(json!({"type": IN_TRAFFIC, "status": gate}));
+        }
+        pod(json!({"phase": "Running", "conditions": list}))
+    };
+    let started = conditions("True", None, "False");
+    assert_eq!(pods::health(&started), Health::Ready);
+    assert_eq!(
+        pods::replica(&started).unwrap().state,
+        ReplicaState::Starting
+    );
+    let routed = conditions("True", Some("True"), "True");
+    assert_eq!(pods::replica(&routed).unwrap().state, ReplicaState::Ready);
+    let draining = conditions("True", Some("False"), "False");
+    assert_eq!(
+        pods::replica(&draining).unwrap().state,
+        ReplicaState::Draining
+    );
+    let warming = conditions("False", None, "False");
+    assert!(matches!(pods::health(&warming), Health::NotReady(_)));
+    assert_eq!(
+        pods::owner_set(&warming).as_deref(),
+        Some("dataservice-v5-1-2-02-abc")
+    );
+}

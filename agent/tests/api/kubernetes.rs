@@ -1,0 +1,306 @@
+//! The Kubernetes platform on a real cluster (ignored by default: it needs `scripts/k8s-cluster.sh up`, see
+//! docs/kubernetes.md). The agent runs outside the cluster with the kubeconfig `up` printed, deploys the demo
+//! product V5.1.2.02 into a namespace of its own, and upgrades it to V5.1.2.04 without downtime while a light load
+//! goes through the DataService's NodePort on 127.0.0.1: no call may fail, and every job stays retrievable.
+//!
+//! Run: `source /var/cache/upgrade-manager/k8s/run/env && cargo nextest run -p agent --test api kubernetes
+//! --run-ignored only` (`KUBECONFIG` must name the cluster; `kubectl` must be in PATH).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use shared::api::UpgradeStatus;
+
+use crate::support::{Agent, Options, UpgradeForm};
+
+/// A namespace (and the node directory of the product's shared volume) for one test, removed however it ends.
+struct Namespace {
+    name: String,
+    shared_dir: String,
+}
+
+impl Namespace {
+    fn create() -> Namespace {
+        let name = format!("upgrade-test-{}", std::process::id());
+        kubectl(&["create", "namespace", &name]);
+        Namespace {
+            shared_dir: format!("/tmp/{name}-shared"),
+            name,
+        }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.name, "--wait=false"])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.shared_dir);
+    }
+}
+
+fn kubectl(args: &[&str]) -> String {
+    let output = Command::new("kubectl")
+        .args(args)
+        .output()
+        .expect("kubectl in PATH (source the cluster's run/env)");
+    assert!(
+        output.status.success(),
+        "kubectl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits (at most `within`) until every application of the cluster view has its desired replicas, all ready, on
+/// `version`; returns the view.
+async fn wait_all_ready(admin: &crate::support::Client, version: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let cluster = admin.get_json("/api/v1/cluster").await;
+        let apps = cluster["applications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let settled = !apps.is_empty()
+            && apps.iter().all(|app| {
+                let replicas = app["replicas"].as_array().cloned().unwrap_or_default();
+                replicas.len() as u64 == app["desired_replicas"].as_u64().unwrap_or(0)
+                    && replicas
+                        .iter()
+                        .all(|r| r["ready"] == true && r["version"] == version)
+            });
+        if settled {
+            return cluster;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all applications ready on {version} within {within:?}: {cluster:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What the load saw.
+#[derive(Debug, Default)]
+struct Load {
+    calls: u64,
+    failures: Vec<String>,
+    jobs: Vec<String>,
+}
+
+/// 20 calls a second to the DataService (a query; every fifth a job), each on a new connection, until `stop`.
+async fn load(address: String, stop: tokio::sync::watch::Receiver<bool>) -> Load {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut seen = Load::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    // Bounded: at most 10 minutes of load whatever happens.
+    for n in 0..12_000u64 {
+        if *stop.borrow() {
+            break;
+        }
+        tick.tick().await;
+        seen.calls += 1;
+        let answer = if n % 5 == 4 {
+            http.post(format!("{address}/api/jobs"))
+                .json(&json!({"input": format!("job {n}")}))
+                .send()
+                .await
+        } else {
+            http.get(format!("{address}/api/query?q=k8s{n}"))
+                .send()
+                .await
+        };
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                if n % 5 == 4
+                    && let Ok(body) = response.json::<Value>().await
+                    && let Some(id) = body["id"].as_str()
+                {
+                    seen.jobs.push(id.to_string());
+                }
+            }
+            Ok(response) => seen
+                .failures
+                .push(format!("call {n}: {}", response.status())),
+            Err(e) => seen.failures.push(format!("call {n}: {e}")),
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
+    let kubeconfig = std::env::var("KUBECONFIG")
+        .expect("KUBECONFIG names the test cluster (source the cluster's run/env)");
+    let namespace = Namespace::create();
+    let agent = Agent::start_with(Options {
+        args: [
+            "--platform",
+            "kubernetes",
+            "--kubeconfig",
+            &kubeconfig,
+            "--namespace",
+            &namespace.name,
+            "--node-address",
+            "127.0.0.1",
+            "--shared-volume",
+            &format!("hostPath:{}", namespace.shared_dir),
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Options::default()
+    })
+    .await;
+    let admin = agent.admin().await;
+    let cluster = wait_all_ready(&admin, "V5.1.2.02", Duration::from_secs(180)).await;
+    let dataservice = cluster["applications"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["name"] == "dataservice"))
+        .and_then(|a| a["address"].as_str())
+        .expect("the DataService's stable address")
+        .to_string();
+    assert!(
+        dataservice.starts_with("http://127.0.0.1:3"),
+        "a NodePort on 127.0.0.1: {dataservice}"
+    );
+    let pods = kubectl(&["get", "pods", "-n", &namespace.name, "-o", "name"]);
+    assert_eq!(pods.lines().count(), 7, "{pods}");
+
+    admin.import_demo_versions().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(load(dataservice.clone(), stopped));
+    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    // Seven replica steps, each a pod started, routed in, and an old one drained (3 s linger, then its jobs).
+    let deadline = Instant::now() + Duration::from_secs(480);
+    let record = loop {
+        let record = admin.upgrade(id).await;
+        if record.summary.status != UpgradeStatus::Running {
+            break record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "upgrade {id} still running after 480 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    stop.send_replace(true);
+    for step in &record.steps {
+        println!("step {step:?}");
+    }
+    let load = load.await.expect("the load");
+    assert_eq!(
+        record.summary.status,
+        UpgradeStatus::Succeeded,
+        "{record:?}"
+    );
+    assert!(load.calls > 100, "{load:?}");
+    assert!(
+        load.failures.is_empty(),
+        "failed calls: {:?}",
+        load.failures
+    );
+    wait_all_ready(&admin, "V5.1.2.04", Duration::from_secs(30)).await;
+
+    // Every job is retrievable through the stable address, whichever pod ran it, and finishes.
+    let http = reqwest::Client::new();
+    for job in &load.jobs {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer: Value = http
+                .get(format!("{dataservice}/api/jobs/{job}"))
+                .send()
+                .await
+                .expect("job")
+                .json()
+                .await
+                .expect("json");
+            if answer["status"] == "done" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "job {job} not done: {answer}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // One ReplicaSet per application remains, on the new release; the old ones and their Secret are gone.
+    let sets = kubectl(&["get", "replicasets", "-n", &namespace.name, "-o", "name"]);
+    assert_eq!(sets.lines().count(), 3, "{sets}");
+    assert!(sets.lines().all(|s| s.contains("v5-1-2-04")), "{sets}");
+    let secrets = kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        &namespace.name,
+        "-o",
+        "name",
+        "-l",
+        "app.kubernetes.io/managed-by=upgrade-manager",
+    ]);
+    assert_eq!(secrets.lines().count(), 1, "{secrets}");
+    println!(
+        "{} calls, {} jobs, no failure; upgrade took {:?}",
+        load.calls,
+        load.jobs.len(),
+        record.summary.finished_at
+    );
+}
+
+/// The agent's answer when the namespace is missing or the credentials are wrong: one line naming the object and
+/// what Kubernetes said, and the agent exits.
+#[test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+fn kubernetes_a_missing_namespace_and_wrong_credentials_are_named() {
+    let kubeconfig = std::env::var("KUBECONFIG")
+        .expect("KUBECONFIG names the test cluster (source the cluster's run/env)");
+    let scratch = tempfile::tempdir().unwrap();
+    let serve = |kubeconfig: &std::path::Path, namespace: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_agent"))
+            .args([
+                "serve",
+                "--platform",
+                "kubernetes",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--namespace", namespace])
+            .arg("--data-dir")
+            .arg(scratch.path().join("data"))
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = serve(std::path::Path::new(&kubeconfig), "no-such-namespace");
+    assert!(
+        stderr.contains("reading namespace no-such-namespace")
+            && stderr.contains("Kubernetes answered 404 NotFound"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    let at = text.find("token: ").expect("a token in the kubeconfig") + "token: ".len();
+    let end = at + text[at..].find(['}', '\n']).unwrap();
+    let wrong = scratch.path().join("wrong-token.kubeconfig");
+    std::fs::write(
+        &wrong,
+        format!("{}not-the-token{}", &text[..at], &text[end..]),
+    )
+    .unwrap();
+    let stderr = serve(&wrong, "default");
+    assert!(
+        stderr.contains("reading namespace default")
+            && stderr.contains(
+                "Kubernetes answered 401 Unauthorized (the credentials are wrong or expired)"
+            ),
+        "{stderr}"
+    );
+}
