@@ -11,6 +11,7 @@ mod steps;
 #[cfg(test)]
 mod tests;
 mod upgrade;
+mod window;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 
 pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
+pub use self::window::{LimitBreach, LimitKind};
 use crate::platform::local::{LocalConfig, LocalPlatform};
 
 /// Where the engine runs the product's replicas (`serve` builds it from its flags): one arm per platform, each with

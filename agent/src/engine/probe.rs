@@ -15,6 +15,7 @@ use shared::yaml::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::window::{LimitBreach, ProbeWindow};
 use super::{Level, UpgradeEvents};
 
 /// How often the measurement so far is reported into the record.
@@ -30,6 +31,9 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 /// The longest one HTTP call of a probe may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the probes' limits are checked against their windows.
+const GATE_EVERY: Duration = Duration::from_millis(250);
+
 /// The calls of one probe so far.
 #[derive(Default)]
 struct Tally {
@@ -37,13 +41,20 @@ struct Tally {
     failures: u64,
     latencies_ms: Vec<f64>,
     reasons: Vec<String>,
+    /// The calls within the window of the probe's limits, when it declares any.
+    window: Option<ProbeWindow>,
 }
 
 impl Tally {
-    fn record(&mut self, took: Duration, outcome: Result<(), String>) {
+    /// Records a call that ended `at` (since the probes started) after taking `took`.
+    fn record(&mut self, at: Duration, took: Duration, outcome: Result<(), String>) {
+        let ms = took.as_secs_f64() * 1000.0;
         self.calls += 1;
         if self.latencies_ms.len() < MAX_SAMPLES {
-            self.latencies_ms.push(took.as_secs_f64() * 1000.0);
+            self.latencies_ms.push(ms);
+        }
+        if let Some(window) = &mut self.window {
+            window.record(at, ms, outcome.is_err());
         }
         if let Err(reason) = outcome {
             self.failures += 1;
@@ -78,6 +89,8 @@ pub struct Probe {
     declared: Arc<Vec<Declared>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The first limit a probe crossed, once one did.
+    breach: watch::Receiver<Option<LimitBreach>>,
 }
 
 /// The value at a key path of YAML values, as text when it is a scalar (read as the shared checks read values).
@@ -109,13 +122,18 @@ impl Probe {
         events: Arc<dyn UpgradeEvents>,
     ) -> Probe {
         let (stop, stopped) = watch::channel(false);
+        let (crossed, breach) = watch::channel(None);
+        let began = Instant::now();
         let mut tasks = JoinSet::new();
         let declared: Arc<Vec<Declared>> = Arc::new(
             declared
                 .iter()
                 .map(|probe| Declared {
                     probe: probe.clone(),
-                    tally: Arc::default(),
+                    tally: Arc::new(Mutex::new(Tally {
+                        window: probe.limits.as_ref().map(ProbeWindow::new),
+                        ..Tally::default()
+                    })),
                 })
                 .collect(),
         );
@@ -129,6 +147,7 @@ impl Probe {
                 declared,
                 stop,
                 tasks,
+                breach,
             };
         }
         let http = match reqwest::Client::builder().timeout(CALL_TIMEOUT).build() {
@@ -143,6 +162,7 @@ impl Probe {
                     declared,
                     stop,
                     tasks,
+                    breach,
                 };
             }
         };
@@ -156,6 +176,7 @@ impl Probe {
                 Ok(plan) => {
                     tasks.spawn(run(
                         plan,
+                        began,
                         one.probe.rate,
                         http.clone(),
                         one.tally.clone(),
@@ -167,11 +188,17 @@ impl Probe {
         tasks.spawn({
             let (declared, mut stopped) = (declared.clone(), stopped.clone());
             async move {
-                let mut ticker = tokio::time::interval(REPORT_EVERY);
-                ticker.tick().await;
+                let mut report = tokio::time::interval(REPORT_EVERY);
+                report.tick().await;
+                let mut gate = tokio::time::interval(GATE_EVERY);
                 loop {
                     tokio::select! {
-                        _ = ticker.tick() => events.availability(&measure(&declared)),
+                        _ = report.tick() => events.availability(&measure(&declared)),
+                        _ = gate.tick(), if crossed.borrow().is_none() => {
+                            if let Some(breach) = first_breach(&declared, began.elapsed()) {
+                                crossed.send_replace(Some(breach));
+                            }
+                        }
                         _ = stopped.changed() => break,
                     }
                 }
@@ -181,7 +208,13 @@ impl Probe {
             declared,
             stop,
             tasks,
+            breach,
         }
+    }
+
+    /// The first limit a probe crosses (over its window), seen by whoever holds it: the rolling plan.
+    pub fn breaches(&self) -> watch::Receiver<Option<LimitBreach>> {
+        self.breach.clone()
     }
 
     /// Stops probing (calls still in flight are not counted) and returns the whole measurement.
@@ -241,16 +274,17 @@ fn logon_call(logon: &LogonProbe, values: [&str; 2]) -> Result<HttpCall, String>
 /// Calls at `rate` a second until stopped; a job is followed in its own task so that the rate holds.
 async fn run(
     plan: Plan,
+    began: Instant,
     rate: f64,
     http: reqwest::Client,
     tally: Arc<Mutex<Tally>>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let record = |tally: &Mutex<Tally>, took, outcome| {
+    let record = move |tally: &Mutex<Tally>, took, outcome| {
         tally
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .record(took, outcome)
+            .record(began.elapsed(), took, outcome)
     };
     // The manifest check bounds the rate; the clamp keeps a bad value from a hand-edited record harmless.
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(
@@ -371,6 +405,15 @@ async fn follow(http: &reqwest::Client, base: &str, job: &JobProbe) -> Result<()
             ),
             None => format!("job not submitted within {} s", job.timeout_seconds),
         })
+    })
+}
+
+/// The first probe, in manifest order, whose calls over its window cross one of its limits `now`.
+fn first_breach(declared: &[Declared], now: Duration) -> Option<LimitBreach> {
+    declared.iter().find_map(|one| {
+        let limits = one.probe.limits.as_ref()?;
+        let mut tally = one.tally.lock().unwrap_or_else(|p| p.into_inner());
+        tally.window.as_mut()?.crossed(now, &one.probe.name, limits)
     })
 }
 

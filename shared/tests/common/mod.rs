@@ -600,14 +600,22 @@ pub fn manifest_probes_of_each_kind_parse() {
 }
 
 pub fn manifest_probe_unknown_field_names_line_and_column() {
-    let text = manifest_text("V5.1.2.04", &[], &PROBES.replace("idPointer", "idField"));
-    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
-    assert!(package.is_none());
-    let finding = rejected(&report, "manifest-invalid", "version.yaml");
-    assert!(finding.message.contains("idField"), "{}", finding.message);
-    let line = text.lines().position(|l| l.contains("idField")).unwrap() as u64 + 1;
-    assert_eq!(finding.line, Some(line), "{finding:#?}");
-    assert!(finding.column.is_some());
+    // A field of a job, and one of the limits (a misspelt limit would otherwise gate nothing).
+    for (field, misspelt) in [("idPointer", "idField"), ("windowSeconds", "windowSecs")] {
+        let probes = if field == "windowSeconds" {
+            PROBES.replace("p99Ms: 250", "p99Ms: 250, windowSecs: 30")
+        } else {
+            PROBES.replace(field, misspelt)
+        };
+        let text = manifest_text("V5.1.2.04", &[], &probes);
+        let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+        assert!(package.is_none(), "{misspelt}");
+        let finding = rejected(&report, "manifest-invalid", "version.yaml");
+        assert!(finding.message.contains(misspelt), "{}", finding.message);
+        let line = text.lines().position(|l| l.contains(misspelt)).unwrap() as u64 + 1;
+        assert_eq!(finding.line, Some(line), "{finding:#?}");
+        assert!(finding.column.is_some());
+    }
 }
 
 pub fn manifest_probe_rules_each_reported() {
