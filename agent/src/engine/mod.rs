@@ -7,6 +7,7 @@ mod error;
 mod order;
 mod probe;
 mod rolling;
+mod series;
 mod steps;
 #[cfg(test)]
 mod tests;

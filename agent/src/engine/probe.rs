@@ -1,6 +1,7 @@
 //! The availability probes: during an upgrade the agent uses the product as its users do, through the stable
 //! addresses, with the probes the target version declares in its manifest (`probes:`, shared::probes), each at its
-//! own rate, and reports the calls, failures and latency percentiles of each and of all together into the record.
+//! own rate, and reports the calls, failures and latency percentiles of each and of all together into the record,
+//! with each probe's calls over time (`series.rs`) and, for probes with limits, their window (`window.rs`).
 //!
 //! A version that declares no probe makes no call, and the record says so: zero calls never read as success.
 
@@ -15,6 +16,7 @@ use shared::yaml::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::series::Timeline;
 use super::window::{LimitBreach, ProbeWindow};
 use super::{Level, UpgradeEvents};
 
@@ -43,6 +45,8 @@ struct Tally {
     reasons: Vec<String>,
     /// The calls within the window of the probe's limits, when it declares any.
     window: Option<ProbeWindow>,
+    /// The calls over time.
+    timeline: Timeline,
 }
 
 impl Tally {
@@ -56,6 +60,7 @@ impl Tally {
         if let Some(window) = &mut self.window {
             window.record(at, ms, outcome.is_err());
         }
+        self.timeline.record(at, ms, outcome.is_err());
         if let Err(reason) = outcome {
             self.failures += 1;
             if self.reasons.len() < MAX_REASONS && !self.reasons.contains(&reason) {
@@ -444,6 +449,7 @@ fn measure(declared: &[Declared]) -> Availability {
             p99_ms: percentile(&sorted, 0.99),
             max_ms: sorted.last().copied().unwrap_or(0.0),
             first_failures: tally.reasons.clone(),
+            series: tally.timeline.series(),
         });
         all.extend(sorted);
     }

@@ -263,6 +263,17 @@ async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
         reports.first_failures,
         ["GET /api/reports answered 404, expected 200"]
     );
+    // Its calls over time: 1 s buckets that hold every call and every failure.
+    let series = &reports.series;
+    assert_eq!(series.bucket_seconds, 1);
+    assert!(series.points.len() >= 2, "{series:?}");
+    let sum = |f: fn(&shared::api::SeriesPoint) -> u32| -> u64 {
+        series.points.iter().map(|p| u64::from(f(p))).sum()
+    };
+    assert_eq!(
+        (sum(|p| p.calls), sum(|p| p.failures)),
+        (reports.calls, reports.failures)
+    );
     let others: Vec<_> = availability
         .probes
         .iter()
