@@ -1,6 +1,7 @@
 //! The upgrade engine with real demo-product processes on the local platform, driven through the `Engine` trait:
 //! rolling under load, downtime, rollback, crash, force stop and retry, restart after SIGKILL, and the benchmark.
 
+mod second_product;
 mod support;
 
 use std::sync::Arc;
@@ -1221,6 +1222,138 @@ async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_no_proces
     );
     assert!(
         marked_processes(&cluster.platform_dir()).is_empty(),
+        "replicas outlived the shutdown"
+    );
+}
+
+/// Not a test on its own: one replica of the second product (`second_product.rs`), started by the local platform
+/// with the `DEMO_*` environment; without it, it returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a replica of the second product, started by the local platform"]
+async fn second_product_replica() {
+    let Some(port) = std::env::var("DEMO_PORT").ok().and_then(|p| p.parse().ok()) else {
+        return;
+    };
+    second_product::serve_replica(port).await;
+}
+
+/// The applications of the steps with `action`, in order.
+fn apps_of(events: &RecordingEvents, action: &str) -> Vec<String> {
+    events
+        .snapshot()
+        .steps
+        .iter()
+        .filter(|s| s.action == action)
+        .map(|s| s.app.clone())
+        .collect()
+}
+
+/// Each probe of the record made calls; returns (name, calls, failures) in manifest order.
+fn probes_measured(events: &RecordingEvents) -> Vec<(String, u64, u64)> {
+    let availability = events
+        .snapshot()
+        .availability
+        .clone()
+        .expect("the record holds the measure");
+    let probes: Vec<(String, u64, u64)> = availability
+        .probes
+        .iter()
+        .map(|p| (p.name.clone(), p.calls, p.failures))
+        .collect();
+    let names: Vec<&str> = probes.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["balance", "transfer", "signin"]);
+    assert!(probes.iter().all(|p| p.1 > 0), "{probes:?}");
+    probes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_product_upgrades_rolling_then_with_downtime_and_its_probes_are_measured() {
+    let cluster = Cluster::new();
+    let v1 = second_product::deployment("V1.0.0.1");
+    let v2 = second_product::deployment("V1.0.0.2");
+    let v3 = second_product::deployment("V1.1.0.0");
+    cluster.engine.start(&v1).await.unwrap();
+    assert_all_on(&cluster.engine, "V1.0.0.1");
+
+    let shortfalls = Shortfalls::watch(cluster.engine.clone());
+    let rolling = Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &v1,
+        &v2,
+        &rolling,
+        no_stop(),
+    )
+    .await;
+    let shortfalls = shortfalls.finish().await;
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        rolling.log_text()
+    );
+    assert!(
+        shortfalls.is_empty(),
+        "short of ready replicas: {shortfalls:?}"
+    );
+    assert_all_on(&cluster.engine, "V1.0.0.2");
+    // Its own dependency order: frontdoor (needs nothing, listed before ledger), ledger, then payments.
+    assert_eq!(
+        apps_of(&rolling, "start"),
+        ["frontdoor", "ledger", "ledger", "payments", "payments"]
+    );
+    let measured = probes_measured(&rolling);
+    assert!(
+        measured.iter().all(|p| p.2 == 0),
+        "no probe call failed while rolling: {measured:?}"
+    );
+    let about: serde_json::Value = reqwest::get(format!("{}/about", cluster.address("ledger")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&about["app"], &about["version"]),
+        (&"ledger".into(), &"V1.0.0.2".into())
+    );
+
+    let downtime = Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        2,
+        UpgradeMode::Downtime,
+        &v2,
+        &v3,
+        &downtime,
+        no_stop(),
+    )
+    .await;
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        downtime.log_text()
+    );
+    assert_all_on(&cluster.engine, "V1.1.0.0");
+    assert_eq!(
+        apps_of(&downtime, "drain"),
+        ["payments", "payments", "ledger", "ledger", "frontdoor"]
+    );
+    assert_eq!(
+        apps_of(&downtime, "start"),
+        ["frontdoor", "ledger", "ledger", "payments", "payments"]
+    );
+    probes_measured(&downtime);
+    let measured = downtime.snapshot().availability.clone().unwrap();
+    assert!(
+        measured.downtime_seconds.is_some_and(|s| s > 0.0),
+        "{measured:?}"
+    );
+    let dir = cluster.platform_dir();
+    cluster.engine.shutdown().await;
+    assert!(
+        marked_processes(&dir).is_empty(),
         "replicas outlived the shutdown"
     );
 }
