@@ -662,6 +662,27 @@ probes:
             .find(|f| f.path.as_deref() == Some(path))
             .unwrap_or_else(|| panic!("a finding at {path} in {report:#?}"))
     };
+    // A rule's finding is placed on its key (flow-style keys, `{ errorRatio: 1.5 }`, on the nearest block-style
+    // one): the operator is sent to the line.
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let limits = at("probes[2].limits.errorRatio");
+    assert_eq!(
+        (limits.line, limits.column),
+        (Some(line_of("limits: { errorRatio: 1.5")), Some(5)),
+        "{limits:#?}"
+    );
+    assert!(
+        limits.message.starts_with(&format!(
+            "version.yaml line {}, column 5: probe `logon`: `errorRatio: 1.5`",
+            line_of("errorRatio: 1.5")
+        )),
+        "{}",
+        limits.message
+    );
+    assert_eq!(
+        at("probes[1].job.poll").line,
+        Some(line_of("poll: /api/jobs"))
+    );
     for (path, says) in [
         ("probes[0].rate", "probe `query`: `rate: 500`"),
         (
