@@ -9,13 +9,14 @@ const WIDTH: f64 = 300.0;
 /// Height of the drawing in SVG units.
 const HEIGHT: f64 = 48.0;
 
-/// What the chart draws, in SVG units, computed from a series.
+/// What the chart draws, in SVG units, computed from a series: two SVG paths (one element each, rather than an
+/// element per bar, which keeps the console's wasm small).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartShape {
-    /// The p99 latency line through the buckets that had calls: `x,y x,y …`.
+    /// The p99 latency line through the buckets that had calls: `M x,y L x,y …`.
     pub latency: String,
-    /// One bar per bucket with failures: (x, width, height), the height the failed share of its calls.
-    pub failures: Vec<(f64, f64, f64)>,
+    /// One bar per bucket with failures, its height the failed share of its calls: `M x,y h w v h h -w z …`.
+    pub failures: String,
     /// The latency at the top of the drawing, in milliseconds.
     pub top_ms: f64,
     /// Seconds the series covers.
@@ -35,20 +36,21 @@ pub fn shape(series: &ProbeSeries) -> Option<ChartShape> {
         .iter()
         .fold(1.0_f64, |top, p| top.max(p.p99_ms * 1.1));
     let mut latency = String::new();
-    let mut failures = Vec::new();
+    let mut failures = String::new();
     for (i, point) in series.points.iter().enumerate() {
         if point.calls == 0 {
             continue;
         }
         let x = i as f64 * step;
         let y = HEIGHT - point.p99_ms / top_ms * HEIGHT;
-        if !latency.is_empty() {
-            latency.push(' ');
-        }
-        latency.push_str(&format!("{:.1},{y:.1}", x + step / 2.0));
+        let pen = if latency.is_empty() { "M" } else { " L" };
+        latency.push_str(&format!("{pen}{:.1},{y:.1}", x + step / 2.0));
         if point.failures > 0 {
-            let share = f64::from(point.failures) / f64::from(point.calls);
-            failures.push((x, step, share * HEIGHT));
+            let h = f64::from(point.failures) / f64::from(point.calls) * HEIGHT;
+            failures.push_str(&format!(
+                "M{x:.1},{:.1}h{step:.1}v{h:.1}h-{step:.1}z",
+                HEIGHT - h
+            ));
         }
     }
     Some(ChartShape {
@@ -73,16 +75,13 @@ pub fn ProbeChart(
             s.seconds, s.top_ms
         );
         view! {
-            <figure class="probe-chart">
+            <div class="probe-chart">
                 <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=label.clone()>
-                    {s.failures.into_iter().map(|(x, w, h)| view! {
-                        <rect class="chart-failures" x=format!("{x:.1}") y=format!("{:.1}", HEIGHT - h)
-                            width=format!("{w:.1}") height=format!("{h:.1}") />
-                    }).collect_view()}
-                    <polyline class="chart-latency" points=s.latency />
+                    <path class="chart-failures" d=s.failures />
+                    <path class="chart-latency" d=s.latency />
                 </svg>
-                <figcaption class="muted">{label}</figcaption>
-            </figure>
+                <span class="muted">{label}</span>
+            </div>
         }
     })
 }
@@ -110,8 +109,8 @@ mod tests {
         let s = shape(&series).unwrap();
         assert!((s.top_ms - 110.0).abs() < 1e-9 && s.seconds == 6, "{s:?}");
         // Buckets 100 units wide; p99 100 ms of a 110 ms top is 43.6 units up a 48-unit drawing.
-        assert_eq!(s.latency, "50.0,43.6 250.0,4.4");
-        assert_eq!(s.failures, [(200.0, 100.0, 24.0)]);
+        assert_eq!(s.latency, "M50.0,43.6 L250.0,4.4");
+        assert_eq!(s.failures, "M200.0,24.0h100.0v24.0h-100.0z");
     }
 
     #[test]
