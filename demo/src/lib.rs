@@ -14,7 +14,7 @@ pub mod routes;
 pub mod settings;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -56,6 +56,18 @@ pub struct Replica {
     pub ready: AtomicBool,
     /// The jobs it runs and reads.
     pub jobs: jobs::JobStore,
+    /// API calls answered so far, to spread the `faults.errorRatio` failures evenly.
+    pub api_calls: AtomicU64,
+}
+
+impl Replica {
+    /// Whether the next API call answers 500 (`faults.errorRatio`): call n fails when n × ratio reaches a new
+    /// whole number, so that a ratio of 0.25 fails every fourth call, the same in every run.
+    pub fn injects_error(&self) -> bool {
+        let ratio = self.settings.error_ratio;
+        let n = self.api_calls.fetch_add(1, Ordering::SeqCst) as f64;
+        ((n + 1.0) * ratio).floor() > (n * ratio).floor()
+    }
 }
 
 /// Runs one replica until SIGTERM (or SIGINT), then shuts down gracefully.
@@ -96,6 +108,7 @@ pub async fn serve(
     let replica = Arc::new(Replica {
         jobs: jobs::JobStore::open(&settings.state_dir, settings.job_duration)?,
         ready: AtomicBool::new(false),
+        api_calls: AtomicU64::new(0),
         settings,
     });
     let s = &replica.settings;

@@ -50,6 +50,18 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let s = &replica.settings;
     let path = req.uri().path().to_string();
+    // The faults for trying probe-gated rollouts touch the API only: readiness and version still answer.
+    if !matches!(path.as_str(), "/healthz" | "/version") {
+        if !s.slow.is_zero() {
+            tokio::time::sleep(s.slow).await;
+        }
+        if replica.injects_error() {
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "fault injected by faults.errorRatio",
+            ));
+        }
+    }
     let response = match (req.method().clone(), path.as_str(), s.role) {
         (Method::GET, "/healthz", _) => {
             if replica.ready.load(Ordering::SeqCst) {

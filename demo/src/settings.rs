@@ -96,6 +96,10 @@ pub struct Settings {
     pub never_ready: bool,
     /// `faults.crashAfterMillis.<app>`: it exits with status 3 this long after start.
     pub crash_after: Option<Duration>,
+    /// `faults.errorRatio.<app>`: this share of its API calls (not `/healthz`, not `/version`) answer 500.
+    pub error_ratio: f64,
+    /// `faults.slowMillis.<app>`: its API calls (not `/healthz`, not `/version`) answer this much later.
+    pub slow: Duration,
 }
 
 fn at<'v>(root: &'v Value, path: &[&str]) -> Option<&'v Value> {
@@ -151,6 +155,19 @@ impl Settings {
                 file,
             )?),
         };
+        let error_ratio = match at(values, &["faults", "errorRatio", app.as_str()]) {
+            None | Some(Value::Null) => 0.0,
+            Some(v) => v
+                .as_f64()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| Error::Values {
+                    path: file.into(),
+                    message: format!(
+                        "faults.errorRatio.{app} must be a number from 0 to 1, not {v}"
+                    ),
+                })?,
+        };
+        let slow = millis(values, &["faults", "slowMillis", app.as_str()], 0, file)?;
         let demo_user = at(values, &["web", "demoUser"]).and_then(|u| {
             Some((
                 u.get("username")?.as_str()?.to_string(),
@@ -178,6 +195,8 @@ impl Settings {
             demo_user,
             never_ready,
             crash_after,
+            error_ratio,
+            slow,
             app,
         })
     }
@@ -206,15 +225,30 @@ mod tests {
     fn faults_and_the_demo_user_come_from_the_values() {
         let values: Value = serde_norway::from_str(
             "global: {greeting: hi}\nweb: {demoUser: {username: analyst, password: pw}}\n\
-             faults: {neverReady: [web], crashAfterMillis: {web: 1500}}\n",
+             faults: {neverReady: [web], crashAfterMillis: {web: 1500}, errorRatio: {web: 0.25}, \
+             slowMillis: {web: 700, dataservice: 5}}\n",
         )
         .unwrap();
         let s = Settings::from_values(&args(), &values, "v.yaml").unwrap();
         assert_eq!(s.greeting, "hi");
         assert!(s.never_ready);
         assert_eq!(s.crash_after, Some(Duration::from_millis(1500)));
+        assert_eq!((s.error_ratio, s.slow), (0.25, Duration::from_millis(700)));
         assert_eq!(s.demo_user, Some(("analyst".into(), "pw".into())));
         assert_eq!(s.startup, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn an_error_ratio_outside_0_to_1_names_the_key() {
+        let values: Value = serde_norway::from_str("faults: {errorRatio: {web: 2}}\n").unwrap();
+        let err = Settings::from_values(&args(), &values, "v.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("v.yaml")
+                && err.contains("faults.errorRatio.web must be a number from 0 to 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,13 +4,14 @@
 
 use frontend::checks;
 use frontend::components::log_viewer::LogViewer;
+use frontend::components::probe_chart::ProbeChart;
 use frontend::components::progress_bar::ProgressBar;
 use frontend::components::report_view::ReportView;
 use frontend::log_buffer::LogBuffer;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use serde_json::json;
-use shared::api::{ConfigKind, Limits, LogEntry};
+use shared::api::{ConfigKind, Limits, LogEntry, ProbeSeries, SeriesPoint};
 use shared::nonstandard::{Online, RunningChart};
 use shared::report::{Finding, Report};
 use std::cell::Cell;
@@ -251,6 +252,44 @@ async fn the_progress_bar_says_where_the_upgrade_is() {
         text(&host, "#progress-count")
             .unwrap_or_default()
             .contains("100%")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_probe_chart_draws_its_latency_line_and_a_bar_per_bucket_with_failures() {
+    let point = |calls, failures, p99_ms| SeriesPoint {
+        calls,
+        failures,
+        p99_ms,
+        max_ms: p99_ms,
+    };
+    let series = ProbeSeries {
+        bucket_seconds: 1,
+        points: vec![point(5, 0, 4.0), point(5, 1, 40.0), point(5, 5, 90.0)],
+    };
+    let host = mount(move || view! { <ProbeChart name="dataservice-query".to_string() series /> });
+    settle().await;
+    let svg = host
+        .query_selector(".probe-chart svg")
+        .unwrap()
+        .expect("an svg");
+    assert_eq!(
+        svg.get_attribute("aria-label").as_deref(),
+        Some("dataservice-query: p99 latency over 3 s (top 99 ms), failed share in red")
+    );
+    let d = |selector: &str| {
+        host.query_selector(selector)
+            .unwrap()
+            .and_then(|path| path.get_attribute("d"))
+            .unwrap_or_default()
+    };
+    let line = d("path.chart-latency");
+    assert_eq!(line.matches(['M', 'L']).count(), 3, "{line}");
+    let bars = d("path.chart-failures");
+    assert_eq!(
+        bars.matches('z').count(),
+        2,
+        "the bucket without failures has no bar: {bars}"
     );
 }
 

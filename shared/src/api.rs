@@ -430,6 +430,42 @@ pub struct ProbeMeasurement {
     /// The first few failure reasons, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_failures: Vec<String>,
+    /// Its calls over time, for the console's chart.
+    #[serde(default, skip_serializing_if = "ProbeSeries::is_empty")]
+    pub series: ProbeSeries,
+}
+
+/// Most buckets a [`ProbeSeries`] keeps before it halves its resolution (plus the one still filling), so that a
+/// long upgrade's record stays small: 2 minutes at 1 s a bucket, then 4 at 2 s, 8 at 4 s, and so on.
+pub const MAX_SERIES_POINTS: usize = 120;
+
+/// A probe's calls over time: consecutive buckets of equal length from the moment the probes started.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProbeSeries {
+    /// Seconds each bucket covers: 1, doubled each time the buckets would exceed [`MAX_SERIES_POINTS`].
+    pub bucket_seconds: u32,
+    /// The buckets in time order; the last one may still be filling.
+    pub points: Vec<SeriesPoint>,
+}
+
+impl ProbeSeries {
+    /// True when there is no bucket (no call was made).
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+/// The calls that ended within one bucket of a [`ProbeSeries`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Calls that ended in the bucket.
+    pub calls: u32,
+    /// Of which failed.
+    pub failures: u32,
+    /// 99th percentile latency in milliseconds (for merged buckets, the higher of the two: an upper bound).
+    pub p99_ms: f64,
+    /// Slowest call in milliseconds.
+    pub max_ms: f64,
 }
 
 /// `GET /api/v1/upgrades/{id}`.
@@ -674,6 +710,15 @@ mod tests {
                     p99_ms: 9.5,
                     max_ms: 30.0,
                     first_failures: vec![],
+                    series: ProbeSeries {
+                        bucket_seconds: 1,
+                        points: vec![SeriesPoint {
+                            calls: 5,
+                            failures: 1,
+                            p99_ms: 9.5,
+                            max_ms: 9.5,
+                        }],
+                    },
                 }],
             }),
             replicas: vec![ApplicationView {

@@ -8,6 +8,7 @@ use md5::{Digest, Md5};
 use serde_json::json;
 
 use crate::archive::{self, Bundle, ZipScan, hex};
+use crate::keypath::KeyPath;
 use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::report::{Finding, Report};
@@ -271,10 +272,35 @@ pub fn read_manifest(
         finding.message = message;
         vec![finding]
     })?;
-    let problems = manifest.problems(file);
+    let mut problems = manifest.problems(file);
+    locate(file, text, &mut problems);
     match Version::parse(&manifest.version) {
         Ok(version) if problems.is_empty() => Ok((manifest, version)),
         _ => Err(problems),
+    }
+}
+
+/// Gives the findings of the manifest's rules the line and column of the key they name (or of its nearest ancestor
+/// written in block style), as the typed read gives its own: `probes[2].limits.errorRatio` is found in the text.
+fn locate(file: &str, text: &str, findings: &mut [Finding]) {
+    let paths: Vec<Option<KeyPath>> = findings
+        .iter()
+        .map(|f| f.path.as_deref().and_then(|p| KeyPath::parse(p).ok()))
+        .collect();
+    let mut positions = yaml::key_positions(text, paths.iter().flatten()).into_iter();
+    for (finding, path) in findings.iter_mut().zip(&paths) {
+        if path.is_none() {
+            continue;
+        }
+        if let Some((line, column)) = positions.next().flatten() {
+            finding.message = finding.message.replacen(
+                &format!("{file}:"),
+                &format!("{file} line {line}, column {column}:"),
+                1,
+            );
+            finding.line = Some(line);
+            finding.column = Some(column);
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub struct Probe {
     /// A logon with credentials read from the values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logon: Option<LogonProbe>,
-    /// Limits the probe's measurements must stay within (parsed and checked; not yet acted upon).
+    /// Limits the probe's calls must stay within during a rolling upgrade, which rolls back when one is crossed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ProbeLimits>,
 }

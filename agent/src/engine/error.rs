@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::LimitBreach;
 use crate::platform::PlatformError;
 
 /// Why the engine could not be built or could not bring the running version up.
@@ -146,6 +147,9 @@ pub enum Failure {
         /// What the platform answered.
         source: Box<PlatformError>,
     },
+    /// A probe crossed one of its limits during a rolling upgrade: no further replica was moved.
+    #[error("{0}")]
+    ProbeLimit(LimitBreach),
     /// The run failed, and so did its rollback.
     #[error("{first}; the rollback failed too: {then}")]
     Rollback {

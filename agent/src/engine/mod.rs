@@ -7,10 +7,12 @@ mod error;
 mod order;
 mod probe;
 mod rolling;
+mod series;
 mod steps;
 #[cfg(test)]
 mod tests;
 mod upgrade;
+mod window;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use tokio::sync::watch;
 
 pub use self::error::{EngineError, Failure, Halt};
 pub use self::upgrade::UpgradeEngine;
+pub use self::window::{LimitBreach, LimitKind};
 use crate::platform::kubernetes::{KubernetesConfig, KubernetesPlatform};
 use crate::platform::local::{LocalConfig, LocalPlatform};
 

@@ -1,6 +1,7 @@
 //! The availability probes: during an upgrade the agent uses the product as its users do, through the stable
 //! addresses, with the probes the target version declares in its manifest (`probes:`, shared::probes), each at its
-//! own rate, and reports the calls, failures and latency percentiles of each and of all together into the record.
+//! own rate, and reports the calls, failures and latency percentiles of each and of all together into the record,
+//! with each probe's calls over time (`series.rs`) and, for probes with limits, their window (`window.rs`).
 //!
 //! A version that declares no probe makes no call, and the record says so: zero calls never read as success.
 
@@ -15,6 +16,8 @@ use shared::yaml::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::series::Timeline;
+use super::window::{LimitBreach, ProbeWindow};
 use super::{Level, UpgradeEvents};
 
 /// How often the measurement so far is reported into the record.
@@ -30,6 +33,9 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 /// The longest one HTTP call of a probe may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the probes' limits are checked against their windows.
+const GATE_EVERY: Duration = Duration::from_millis(250);
+
 /// The calls of one probe so far.
 #[derive(Default)]
 struct Tally {
@@ -37,14 +43,24 @@ struct Tally {
     failures: u64,
     latencies_ms: Vec<f64>,
     reasons: Vec<String>,
+    /// The calls within the window of the probe's limits, when it declares any.
+    window: Option<ProbeWindow>,
+    /// The calls over time.
+    timeline: Timeline,
 }
 
 impl Tally {
-    fn record(&mut self, took: Duration, outcome: Result<(), String>) {
+    /// Records a call that ended `at` (since the probes started) after taking `took`.
+    fn record(&mut self, at: Duration, took: Duration, outcome: Result<(), String>) {
+        let ms = took.as_secs_f64() * 1000.0;
         self.calls += 1;
         if self.latencies_ms.len() < MAX_SAMPLES {
-            self.latencies_ms.push(took.as_secs_f64() * 1000.0);
+            self.latencies_ms.push(ms);
         }
+        if let Some(window) = &mut self.window {
+            window.record(at, ms, outcome.is_err());
+        }
+        self.timeline.record(at, ms, outcome.is_err());
         if let Err(reason) = outcome {
             self.failures += 1;
             if self.reasons.len() < MAX_REASONS && !self.reasons.contains(&reason) {
@@ -78,6 +94,8 @@ pub struct Probe {
     declared: Arc<Vec<Declared>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The first limit a probe crossed, once one did.
+    breach: watch::Receiver<Option<LimitBreach>>,
 }
 
 /// The value at a key path of YAML values, as text when it is a scalar (read as the shared checks read values).
@@ -109,13 +127,18 @@ impl Probe {
         events: Arc<dyn UpgradeEvents>,
     ) -> Probe {
         let (stop, stopped) = watch::channel(false);
+        let (crossed, breach) = watch::channel(None);
+        let began = Instant::now();
         let mut tasks = JoinSet::new();
         let declared: Arc<Vec<Declared>> = Arc::new(
             declared
                 .iter()
                 .map(|probe| Declared {
                     probe: probe.clone(),
-                    tally: Arc::default(),
+                    tally: Arc::new(Mutex::new(Tally {
+                        window: probe.limits.as_ref().map(ProbeWindow::new),
+                        ..Tally::default()
+                    })),
                 })
                 .collect(),
         );
@@ -129,6 +152,7 @@ impl Probe {
                 declared,
                 stop,
                 tasks,
+                breach,
             };
         }
         let http = match reqwest::Client::builder().timeout(CALL_TIMEOUT).build() {
@@ -143,6 +167,7 @@ impl Probe {
                     declared,
                     stop,
                     tasks,
+                    breach,
                 };
             }
         };
@@ -156,6 +181,7 @@ impl Probe {
                 Ok(plan) => {
                     tasks.spawn(run(
                         plan,
+                        began,
                         one.probe.rate,
                         http.clone(),
                         one.tally.clone(),
@@ -167,11 +193,17 @@ impl Probe {
         tasks.spawn({
             let (declared, mut stopped) = (declared.clone(), stopped.clone());
             async move {
-                let mut ticker = tokio::time::interval(REPORT_EVERY);
-                ticker.tick().await;
+                let mut report = tokio::time::interval(REPORT_EVERY);
+                report.tick().await;
+                let mut gate = tokio::time::interval(GATE_EVERY);
                 loop {
                     tokio::select! {
-                        _ = ticker.tick() => events.availability(&measure(&declared)),
+                        _ = report.tick() => events.availability(&measure(&declared)),
+                        _ = gate.tick(), if crossed.borrow().is_none() => {
+                            if let Some(breach) = first_breach(&declared, began.elapsed()) {
+                                crossed.send_replace(Some(breach));
+                            }
+                        }
                         _ = stopped.changed() => break,
                     }
                 }
@@ -181,7 +213,13 @@ impl Probe {
             declared,
             stop,
             tasks,
+            breach,
         }
+    }
+
+    /// The first limit a probe crosses (over its window), seen by whoever holds it: the rolling plan.
+    pub fn breaches(&self) -> watch::Receiver<Option<LimitBreach>> {
+        self.breach.clone()
     }
 
     /// Stops probing (calls still in flight are not counted) and returns the whole measurement.
@@ -241,16 +279,17 @@ fn logon_call(logon: &LogonProbe, values: [&str; 2]) -> Result<HttpCall, String>
 /// Calls at `rate` a second until stopped; a job is followed in its own task so that the rate holds.
 async fn run(
     plan: Plan,
+    began: Instant,
     rate: f64,
     http: reqwest::Client,
     tally: Arc<Mutex<Tally>>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let record = |tally: &Mutex<Tally>, took, outcome| {
+    let record = move |tally: &Mutex<Tally>, took, outcome| {
         tally
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .record(took, outcome)
+            .record(began.elapsed(), took, outcome)
     };
     // The manifest check bounds the rate; the clamp keeps a bad value from a hand-edited record harmless.
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(
@@ -374,6 +413,15 @@ async fn follow(http: &reqwest::Client, base: &str, job: &JobProbe) -> Result<()
     })
 }
 
+/// The first probe, in manifest order, whose calls over its window cross one of its limits `now`.
+fn first_breach(declared: &[Declared], now: Duration) -> Option<LimitBreach> {
+    declared.iter().find_map(|one| {
+        let limits = one.probe.limits.as_ref()?;
+        let mut tally = one.tally.lock().unwrap_or_else(|p| p.into_inner());
+        tally.window.as_mut()?.crossed(now, &one.probe.name, limits)
+    })
+}
+
 /// Every probe's figures, and all of them together.
 fn measure(declared: &[Declared]) -> Availability {
     let mut all = Vec::new();
@@ -401,6 +449,7 @@ fn measure(declared: &[Declared]) -> Availability {
             p99_ms: percentile(&sorted, 0.99),
             max_ms: sorted.last().copied().unwrap_or(0.0),
             first_failures: tally.reasons.clone(),
+            series: tally.timeline.series(),
         });
         all.extend(sorted);
     }

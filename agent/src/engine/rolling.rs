@@ -186,6 +186,14 @@ impl<P: Platform> RollingPlan<'_, '_, P> {
             if idle_old.is_none() && serving_old.is_none() && ready_on_target == app.replicas {
                 return Ok(());
             }
+            if let Some(breach) = steps.limit_crossed() {
+                steps.events.log(
+                    Level::Error,
+                    Some(&app.name),
+                    &format!("{}: no further replica is moved: {breach}", app.name),
+                );
+                return Err(Failure::ProbeLimit(breach).into());
+            }
             if steps.stop_requested() {
                 steps.events.log(
                     Level::Warn,

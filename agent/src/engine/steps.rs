@@ -9,7 +9,7 @@ use tokio::sync::watch;
 // Tokio's clock, so that the readiness timeout follows the runtime's time (paused in the engine's unit tests).
 use tokio::time::Instant;
 
-use super::{Failure, Level, StepStatus, UpgradeEvents};
+use super::{Failure, Level, LimitBreach, StepStatus, UpgradeEvents};
 use crate::platform::{Health, Platform, Release, Replica, ReplicaState};
 
 /// How often a starting replica's readiness is checked.
@@ -25,6 +25,8 @@ pub struct StepRunner<'a, P: Platform> {
     pub stop: Option<watch::Receiver<bool>>,
     /// How long a stopping replica may take before it is killed.
     pub grace: Duration,
+    /// The first probe limit crossed, when the run is gated by the probes (a rolling upgrade, not its rollback).
+    gate: Option<watch::Receiver<Option<LimitBreach>>>,
     /// Steps planned so far.
     planned: AtomicU32,
 }
@@ -59,8 +61,20 @@ impl<'a, P: Platform> StepRunner<'a, P> {
             events,
             stop,
             grace,
+            gate: None,
             planned: AtomicU32::new(0),
         }
+    }
+
+    /// The same runner, gated by the probes' limits: see [`StepRunner::limit_crossed`].
+    pub fn gated(mut self, gate: watch::Receiver<Option<LimitBreach>>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The limit a probe crossed, when the runner is gated and one did: the plan moves no further replica.
+    pub fn limit_crossed(&self) -> Option<LimitBreach> {
+        self.gate.as_ref().and_then(|gate| gate.borrow().clone())
     }
 
     /// Adds steps to the plan.

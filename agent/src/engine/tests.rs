@@ -3,17 +3,20 @@
 //! at once), so each test takes milliseconds; `agent/tests/engine/` runs the same scenarios with real processes.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use shared::api::{Availability, UpgradeMode};
 use shared::manifest::Manifest;
 use tokio::sync::watch;
 
+use super::rolling::RollingPlan;
+use super::steps::StepRunner;
 use super::{
-    Deployment, Engine, Failure, Level, RunOutcome, StepStatus, UpgradeEngine, UpgradeEvents,
-    UpgradeJob,
+    Deployment, Engine, Failure, Halt, Level, LimitBreach, LimitKind, RunOutcome, StepStatus,
+    UpgradeEngine, UpgradeEvents, UpgradeJob,
 };
 use crate::platform::memory::{EXIT, MemoryPlatform, Script};
-use crate::platform::{Platform, PlatformError, Replica, ReplicaState};
+use crate::platform::{Platform, PlatformError, Release, Replica, ReplicaState};
 
 const V1: &str = "V1.0.0.1";
 const V2: &str = "V1.0.0.2";
@@ -599,4 +602,63 @@ async fn a_rollback_that_fails_too_fails_the_run_naming_both_reasons() {
     assert_within_plan(&events.recorded());
     // The rollback stopped where it failed: store still runs V2, ready, so the product still answers.
     assert_eq!(ready(&platform.replicas(), "store"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_over_its_limit_stops_the_rolling_plan_before_its_next_replica() {
+    let platform = MemoryPlatform::new();
+    let _engine = running_v1(&platform).await;
+    let events = Recorder::new();
+    let (cross, gate) = watch::channel(None);
+    let steps =
+        StepRunner::new(&platform, events.as_ref(), None, Duration::from_secs(1)).gated(gate);
+    let plan = RollingPlan { steps: &steps };
+    let to = deployment(V2);
+    let release = Release {
+        version: V2.into(),
+        values: to.values.clone(),
+    };
+    let store = &to.manifest.applications[2];
+    assert_eq!(store.name, "store");
+    // The first store replica moves; then a probe crosses its limit (as the probes' window would report it).
+    let first = steps.start_ready(store, &release).await.unwrap();
+    let breach = LimitBreach {
+        probe: "catalog-query".into(),
+        kind: LimitKind::ErrorRatio,
+        measured: 0.25,
+        limit: 0.05,
+        window_seconds: 30,
+        calls: 40,
+    };
+    cross.send_replace(Some(breach.clone()));
+    let mut touched = Vec::new();
+
+    let halted = plan.run(&to.manifest, &release, &mut touched).await;
+
+    let Err(Halt::Failed(Failure::ProbeLimit(seen))) = halted else {
+        panic!("expected the probe's limit, got {halted:?}");
+    };
+    assert_eq!(seen, breach);
+    assert_eq!(
+        touched,
+        ["store"],
+        "no application after the one in progress"
+    );
+    let recorded = events.recorded();
+    // The plan notes the replica already moved (`skip`), then starts and drains nothing more.
+    assert_eq!(
+        steps_of(&recorded),
+        [("store", "start"), ("store", "skip")],
+        "no further replica was started or drained"
+    );
+    assert!(
+        recorded.logs.iter().any(|l| l
+            == "store: no further replica is moved: probe `catalog-query`: error ratio 0.250 over the last 30 s \
+                (40 calls) crossed its limit errorRatio 0.05"),
+        "{:?}",
+        recorded.logs
+    );
+    let replicas = platform.replicas();
+    assert_eq!(ready(&replicas, "store"), 3, "{replicas:?}");
+    assert!(replicas.iter().any(|r| r.id == first && r.version == V2));
 }

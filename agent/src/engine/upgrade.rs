@@ -170,10 +170,17 @@ impl<P: Platform> UpgradeEngine<P> {
         let steps = StepRunner::new(&self.platform, events.as_ref(), Some(stop), GRACE);
         let (result, downtime) = match job.mode {
             UpgradeMode::ZeroDowntime => {
+                // Only the rolling way forward is gated: its rollback, and a downtime upgrade, are seen through.
+                let steps = steps.gated(probe.breaches());
                 let plan = RollingPlan { steps: &steps };
                 steps.plan_more(plan.count(&job.to.manifest, &to));
                 let mut touched = Vec::new();
                 let result = plan.run(&job.to.manifest, &to, &mut touched).await;
+                // A limit crossed during the last replica step still fails the upgrade it measured.
+                let result = match (result, steps.limit_crossed()) {
+                    (Ok(()), Some(breach)) => Err(Halt::Failed(Failure::ProbeLimit(breach))),
+                    (result, _) => result,
+                };
                 let result = match result {
                     Err(Halt::Failed(failure)) => Err(self
                         .roll_back_rolling(&steps, &job, &touched, failure)

@@ -1,11 +1,13 @@
 //! The upgrade engine with real demo-product processes on the local platform, driven through the `Engine` trait:
 //! rolling under load, downtime, rollback, crash, force stop and retry, restart after SIGKILL, and the benchmark.
 
+mod second_product;
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent::engine::{Failure, Level, RunOutcome, StepStatus, UpgradeJob};
+use agent::engine::{Failure, Level, LimitKind, RunOutcome, StepStatus, UpgradeJob};
 use shared::api::UpgradeMode;
 use support::*;
 use tokio::sync::watch;
@@ -35,24 +37,7 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     let (ds, web) = (cluster.address("dataservice"), cluster.address("web"));
 
     let load = Load::start(ds.clone(), web.clone(), RATE);
-    // Watch the cluster view all along: no application ever has fewer ready replicas than it should.
-    let (watching, watch_stop) = (cluster.engine.clone(), watch::channel(false));
-    let shortfalls = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while !*watch_stop.1.borrow() {
-            for app in watching.applications() {
-                let ready = app.replicas.iter().filter(|r| r.ready).count() as u32;
-                if ready < app.desired_replicas {
-                    seen.push(format!(
-                        "{}: {ready} ready of {}",
-                        app.name, app.desired_replicas
-                    ));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        seen
-    });
+    let shortfalls = Shortfalls::watch(cluster.engine.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let events = std::sync::Arc::new(RecordingEvents::default());
     let outcome = upgrade(
@@ -66,8 +51,7 @@ async fn rolling_upgrade_under_load_fails_no_request_and_keeps_every_job() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    watch_stop.0.send_replace(true);
-    let shortfalls = shortfalls.await.unwrap();
+    let shortfalls = shortfalls.finish().await;
     assert!(
         shortfalls.is_empty(),
         "short of ready replicas: {shortfalls:?}"
@@ -276,7 +260,7 @@ async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
         no_stop(),
     )
     .await;
-    // Limits are not acted upon yet: a failing probe is measured, it does not stop the upgrade.
+    // A probe without limits is measured, it does not stop the upgrade.
     assert!(matches!(outcome, RunOutcome::Succeeded), "{outcome:?}");
     let availability = events.snapshot().availability.clone().unwrap();
     let reports = availability
@@ -290,6 +274,17 @@ async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
     assert_eq!(
         reports.first_failures,
         ["GET /api/reports answered 404, expected 200"]
+    );
+    // Its calls over time: 1 s buckets that hold every call and every failure.
+    let series = &reports.series;
+    assert_eq!(series.bucket_seconds, 1);
+    assert!(series.points.len() >= 2, "{series:?}");
+    let sum = |f: fn(&shared::api::SeriesPoint) -> u32| -> u64 {
+        series.points.iter().map(|p| u64::from(f(p))).sum()
+    };
+    assert_eq!(
+        (sum(|p| p.calls), sum(|p| p.failures)),
+        (reports.calls, reports.failures)
     );
     let others: Vec<_> = availability
         .probes
@@ -311,6 +306,157 @@ async fn a_probe_whose_endpoint_fails_is_counted_and_named() {
         "{log}"
     );
     cluster.engine.shutdown().await;
+}
+
+/// V5.1.2.02 → V5.1.2.04 where the new DataService replicas have `faults` (their readiness still passes, and they
+/// take 2 s to become ready, so that the probes see them serve before the next one starts) and the
+/// `dataservice-query` probe has `limits`: the rolling upgrade must stop before `web` and roll back without
+/// downtime, naming the probe, the measure, the limit and the window.
+async fn gated_rollout(faults: &str, limits: &str) -> (Failure, Arc<RecordingEvents>) {
+    let cluster = Cluster::new();
+    let from = deployment("V5.1.2.02", "values-V5.1.2.02.yaml");
+    let mut to = deployment("V5.1.2.04", "standard-V5.1.2.04.yaml");
+    to.values = to
+        .values
+        .replace("startupMillis: 300", "startupMillis: 2000")
+        + &format!("faults: {faults}\n");
+    let query = to
+        .manifest
+        .probes
+        .iter_mut()
+        .find(|p| p.name == "dataservice-query")
+        .expect("the demo declares dataservice-query");
+    query.limits = Some(serde_norway::from_str(limits).unwrap());
+    cluster.engine.start(&from).await.unwrap();
+    let shortfalls = Shortfalls::watch(cluster.engine.clone());
+    let events = Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &from,
+        &to,
+        &events,
+        no_stop(),
+    )
+    .await;
+    let shortfalls = shortfalls.finish().await;
+
+    let RunOutcome::RolledBack(failure) = outcome else {
+        panic!(
+            "expected a rollback, got {outcome:?}; log:\n{}",
+            events.log_text()
+        );
+    };
+    assert!(
+        shortfalls.is_empty(),
+        "short of ready replicas: {shortfalls:?}"
+    );
+    assert_all_on(&cluster.engine, "V5.1.2.02");
+    let log = events.log_text();
+    {
+        let recorded = events.snapshot();
+        // The rollback notes that web still runs the old version (`skip`); nothing started or drained it.
+        assert!(
+            recorded
+                .steps
+                .iter()
+                .all(|s| s.app != "web" || s.action == "skip"),
+            "web was never moved: {:?}",
+            recorded.steps
+        );
+        let reason = failure.to_string();
+        assert!(
+            recorded
+                .logs
+                .iter()
+                .any(|(level, app, m)| *level == Level::Error
+                    && app.as_deref().is_some_and(|app| {
+                        *m == format!("{app}: no further replica is moved: {reason}")
+                    })),
+            "{log}"
+        );
+        assert!(
+            recorded
+                .logs
+                .iter()
+                .any(|(level, _, m)| *level == Level::Error
+                    && *m == format!("rolling back to V5.1.2.02: {reason}")),
+            "{log}"
+        );
+    }
+    cluster.engine.shutdown().await;
+    (failure, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_answering_errors_is_rolled_back_once_its_probe_crosses_the_error_limit() {
+    let (failure, events) = gated_rollout(
+        "{errorRatio: {dataservice: 0.5}}",
+        "{errorRatio: 0.05, windowSeconds: 10}",
+    )
+    .await;
+
+    let Failure::ProbeLimit(breach) = &failure else {
+        panic!("expected the probe's limit, got {failure:?}");
+    };
+    assert_eq!(
+        (
+            &*breach.probe,
+            breach.kind,
+            breach.limit,
+            breach.window_seconds
+        ),
+        ("dataservice-query", LimitKind::ErrorRatio, 0.05, 10)
+    );
+    assert!(breach.measured > 0.05 && breach.calls >= 20, "{breach:?}");
+    let reason = failure.to_string();
+    assert!(
+        reason.starts_with("probe `dataservice-query`: error ratio 0.")
+            && reason.ends_with("crossed its limit errorRatio 0.05")
+            && reason.contains(" over the last 10 s ("),
+        "{reason}"
+    );
+    let availability = events.snapshot().availability.clone().unwrap();
+    let query = availability
+        .probes
+        .iter()
+        .find(|p| p.name == "dataservice-query")
+        .unwrap();
+    assert!(query.failures >= 2, "{query:?}");
+    assert_eq!(
+        query.first_failures,
+        ["GET /api/query?q=probe answered 500, expected 200"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_release_is_rolled_back_once_its_probe_crosses_the_p99_limit() {
+    let (failure, _events) = gated_rollout(
+        "{slowMillis: {dataservice: 600}}",
+        "{p99Ms: 300, windowSeconds: 20}",
+    )
+    .await;
+
+    let Failure::ProbeLimit(breach) = &failure else {
+        panic!("expected the probe's limit, got {failure:?}");
+    };
+    assert_eq!(
+        (
+            &*breach.probe,
+            breach.kind,
+            breach.limit,
+            breach.window_seconds
+        ),
+        ("dataservice-query", LimitKind::P99Ms, 300.0, 20)
+    );
+    assert!(breach.measured >= 600.0, "{breach:?}");
+    let reason = failure.to_string();
+    assert!(
+        reason.starts_with("probe `dataservice-query`: p99 latency ")
+            && reason.ends_with(" crossed its limit p99Ms 300"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1150,5 +1296,137 @@ async fn an_agent_shutdown_mid_upgrade_stops_after_the_step_and_leaves_the_produ
     assert!(
         marked_processes(&cluster.platform_dir()).is_empty(),
         "replicas outlived stop-product"
+    );
+}
+
+/// Not a test on its own: one replica of the second product (`second_product.rs`), started by the local platform
+/// with the `DEMO_*` environment; without it, it returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a replica of the second product, started by the local platform"]
+async fn second_product_replica() {
+    let Some(port) = std::env::var("DEMO_PORT").ok().and_then(|p| p.parse().ok()) else {
+        return;
+    };
+    second_product::serve_replica(port).await;
+}
+
+/// The applications of the steps with `action`, in order.
+fn apps_of(events: &RecordingEvents, action: &str) -> Vec<String> {
+    events
+        .snapshot()
+        .steps
+        .iter()
+        .filter(|s| s.action == action)
+        .map(|s| s.app.clone())
+        .collect()
+}
+
+/// Each probe of the record made calls; returns (name, calls, failures) in manifest order.
+fn probes_measured(events: &RecordingEvents) -> Vec<(String, u64, u64)> {
+    let availability = events
+        .snapshot()
+        .availability
+        .clone()
+        .expect("the record holds the measure");
+    let probes: Vec<(String, u64, u64)> = availability
+        .probes
+        .iter()
+        .map(|p| (p.name.clone(), p.calls, p.failures))
+        .collect();
+    let names: Vec<&str> = probes.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["balance", "transfer", "signin"]);
+    assert!(probes.iter().all(|p| p.1 > 0), "{probes:?}");
+    probes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_product_upgrades_rolling_then_with_downtime_and_its_probes_are_measured() {
+    let cluster = Cluster::new();
+    let v1 = second_product::deployment("V1.0.0.1");
+    let v2 = second_product::deployment("V1.0.0.2");
+    let v3 = second_product::deployment("V1.1.0.0");
+    cluster.engine.start(&v1).await.unwrap();
+    assert_all_on(&cluster.engine, "V1.0.0.1");
+
+    let shortfalls = Shortfalls::watch(cluster.engine.clone());
+    let rolling = Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        1,
+        UpgradeMode::ZeroDowntime,
+        &v1,
+        &v2,
+        &rolling,
+        no_stop(),
+    )
+    .await;
+    let shortfalls = shortfalls.finish().await;
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        rolling.log_text()
+    );
+    assert!(
+        shortfalls.is_empty(),
+        "short of ready replicas: {shortfalls:?}"
+    );
+    assert_all_on(&cluster.engine, "V1.0.0.2");
+    // Its own dependency order: frontdoor (needs nothing, listed before ledger), ledger, then payments.
+    assert_eq!(
+        apps_of(&rolling, "start"),
+        ["frontdoor", "ledger", "ledger", "payments", "payments"]
+    );
+    let measured = probes_measured(&rolling);
+    assert!(
+        measured.iter().all(|p| p.2 == 0),
+        "no probe call failed while rolling: {measured:?}"
+    );
+    let about: serde_json::Value = reqwest::get(format!("{}/about", cluster.address("ledger")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&about["app"], &about["version"]),
+        (&"ledger".into(), &"V1.0.0.2".into())
+    );
+
+    let downtime = Arc::new(RecordingEvents::default());
+    let outcome = upgrade(
+        &cluster.engine,
+        2,
+        UpgradeMode::Downtime,
+        &v2,
+        &v3,
+        &downtime,
+        no_stop(),
+    )
+    .await;
+    assert!(
+        matches!(outcome, RunOutcome::Succeeded),
+        "{outcome:?}; log:\n{}",
+        downtime.log_text()
+    );
+    assert_all_on(&cluster.engine, "V1.1.0.0");
+    assert_eq!(
+        apps_of(&downtime, "drain"),
+        ["payments", "payments", "ledger", "ledger", "frontdoor"]
+    );
+    assert_eq!(
+        apps_of(&downtime, "start"),
+        ["frontdoor", "ledger", "ledger", "payments", "payments"]
+    );
+    probes_measured(&downtime);
+    let measured = downtime.snapshot().availability.clone().unwrap();
+    assert!(
+        measured.downtime_seconds.is_some_and(|s| s > 0.0),
+        "{measured:?}"
+    );
+    let dir = cluster.platform_dir();
+    cluster.engine.shutdown().await;
+    assert!(
+        marked_processes(&dir).is_empty(),
+        "replicas outlived the shutdown"
     );
 }

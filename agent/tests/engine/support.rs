@@ -200,6 +200,41 @@ pub async fn upgrade(
     .expect("the upgrade ends within 3 minutes")
 }
 
+/// The cluster view sampled every 2 ms, noting each time an application has fewer ready replicas than it should.
+pub struct Shortfalls {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<String>>,
+}
+
+impl Shortfalls {
+    pub fn watch(engine: Arc<dyn Engine>) -> Shortfalls {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !*stopped.borrow() {
+                for app in engine.applications() {
+                    let ready = app.replicas.iter().filter(|r| r.ready).count() as u32;
+                    if ready < app.desired_replicas {
+                        seen.push(format!(
+                            "{}: {ready} ready of {}",
+                            app.name, app.desired_replicas
+                        ));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            seen
+        });
+        Shortfalls { stop, task }
+    }
+
+    /// Stops watching; what was seen.
+    pub async fn finish(self) -> Vec<String> {
+        self.stop.send_replace(true);
+        self.task.await.unwrap()
+    }
+}
+
 /// Every replica runs `version` and each application has its desired number of ready replicas.
 pub fn assert_all_on(engine: &Arc<dyn Engine>, version: &str) {
     for app in engine.applications() {

@@ -1,5 +1,5 @@
 //! Upgrade progress: the bar with the current step, replicas per application, the live log, Force stop and
-//! Retry, the configuration used and the availability measured.
+//! Retry, the configuration used and the availability measured, with a chart per probe.
 
 use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;
@@ -10,6 +10,7 @@ use shared::api::{Role, StreamMessage, UpgradeDetail, UpgradeStatus};
 use crate::answer::{self, Request};
 use crate::api;
 use crate::components::log_viewer::LogViewer;
+use crate::components::probe_chart::ProbeChart;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::replica_map::ReplicaMap;
 use crate::format;
@@ -168,6 +169,7 @@ fn Overview(
                             <dd class=if p.failures == 0 { "" } else { "sev-error" }>
                                 {format!("{} calls, {} failed · p50 {:.0} ms · p99 {:.0} ms · max {:.0} ms", p.calls, p.failures, p.p50_ms, p.p99_ms, p.max_ms)}
                                 {p.first_failures.first().map(|f| format!(" · first: {f}"))}
+                                <ProbeChart name=p.name.clone() series=p.series.clone() />
                             </dd>
                         }).collect_view()}
                         {a.downtime_seconds.map(|d| view! { <dt>"Downtime"</dt><dd>{format!("{d:.1} s")}</dd> })}

@@ -736,14 +736,22 @@ pub fn manifest_probes_of_each_kind_parse() {
 }
 
 pub fn manifest_probe_unknown_field_names_line_and_column() {
-    let text = manifest_text("V5.1.2.04", &[], &PROBES.replace("idPointer", "idField"));
-    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
-    assert!(package.is_none());
-    let finding = rejected(&report, "manifest-invalid", "version.yaml");
-    assert!(finding.message.contains("idField"), "{}", finding.message);
-    let line = text.lines().position(|l| l.contains("idField")).unwrap() as u64 + 1;
-    assert_eq!(finding.line, Some(line), "{finding:#?}");
-    assert!(finding.column.is_some());
+    // A field of a job, and one of the limits (a misspelt limit would otherwise gate nothing).
+    for (field, misspelt) in [("idPointer", "idField"), ("windowSeconds", "windowSecs")] {
+        let probes = if field == "windowSeconds" {
+            PROBES.replace("p99Ms: 250", "p99Ms: 250, windowSecs: 30")
+        } else {
+            PROBES.replace(field, misspelt)
+        };
+        let text = manifest_text("V5.1.2.04", &[], &probes);
+        let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+        assert!(package.is_none(), "{misspelt}");
+        let finding = rejected(&report, "manifest-invalid", "version.yaml");
+        assert!(finding.message.contains(misspelt), "{}", finding.message);
+        let line = text.lines().position(|l| l.contains(misspelt)).unwrap() as u64 + 1;
+        assert_eq!(finding.line, Some(line), "{finding:#?}");
+        assert!(finding.column.is_some());
+    }
 }
 
 pub fn manifest_probe_rules_each_reported() {
@@ -790,6 +798,27 @@ probes:
             .find(|f| f.path.as_deref() == Some(path))
             .unwrap_or_else(|| panic!("a finding at {path} in {report:#?}"))
     };
+    // A rule's finding is placed on its key (flow-style keys, `{ errorRatio: 1.5 }`, on the nearest block-style
+    // one): the operator is sent to the line.
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let limits = at("probes[2].limits.errorRatio");
+    assert_eq!(
+        (limits.line, limits.column),
+        (Some(line_of("limits: { errorRatio: 1.5")), Some(5)),
+        "{limits:#?}"
+    );
+    assert!(
+        limits.message.starts_with(&format!(
+            "version.yaml line {}, column 5: probe `logon`: `errorRatio: 1.5`",
+            line_of("errorRatio: 1.5")
+        )),
+        "{}",
+        limits.message
+    );
+    assert_eq!(
+        at("probes[1].job.poll").line,
+        Some(line_of("poll: /api/jobs"))
+    );
     for (path, says) in [
         ("probes[0].rate", "probe `query`: `rate: 500`"),
         (
