@@ -181,9 +181,22 @@ async fn metrics_after_a_rolling_upgrade_count_what_happened_for_sessions_and_th
     let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
     let mut follower = admin.open_stream(id, 0, None).await.expect("a log viewer");
     assert!(follower.next().await.is_some(), "the viewer is following");
-    let (_, _, text) = scrape(&viewer.http, None).await;
-    let during = parse(&text);
+    // The engine records its plan just after the start: scrape (at most 30 s) until it is there.
     let upgrade = id.to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let during = loop {
+        let (_, _, text) = scrape(&viewer.http, None).await;
+        let during = parse(&text);
+        let planned = find(
+            &during,
+            "upgrade_manager_running_upgrade_steps_planned",
+            &[("upgrade", &upgrade)],
+        );
+        if planned.iter().any(|s| s.value > 0.0) || std::time::Instant::now() >= deadline {
+            break during;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(
         value(
             &during,

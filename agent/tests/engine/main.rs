@@ -856,16 +856,24 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
         "processes: {running:?}; view: {:?}",
         engine.applications()
     );
-    let table: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
-    let mut pids: Vec<u32> = table["replicas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["pid"].as_u64().unwrap() as u32)
-        .collect();
-    pids.sort();
-    assert_eq!(pids, running);
+    // The supervisor writes its table on its own thread: the last removal reaches the disk shortly after.
+    let table_pids = || {
+        let table: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+        let mut pids: Vec<u32> = table["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["pid"].as_u64().unwrap() as u32)
+            .collect();
+        pids.sort();
+        pids
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while table_pids() != running && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(table_pids(), running);
     engine.shutdown().await;
     stop_product(dir.path()).await;
     assert!(marked_processes(&platform_dir).is_empty());
@@ -1425,8 +1433,9 @@ async fn a_second_product_upgrades_rolling_then_with_downtime_and_its_probes_are
     );
     let dir = cluster.platform_dir();
     cluster.engine.shutdown().await;
+    stop_product(&cluster.config.data_dir).await;
     assert!(
         marked_processes(&dir).is_empty(),
-        "replicas outlived the shutdown"
+        "replicas outlived stopping the product"
     );
 }

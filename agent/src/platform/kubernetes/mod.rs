@@ -207,6 +207,10 @@ impl KubernetesPlatform {
                 })?,
         };
         let server = kube_config.cluster_url.to_string();
+        // rustls is built with both ring (kube's choice) and aws-lc-rs (the agent's TLS), so it cannot pick a
+        // provider by itself: the process uses aws-lc-rs, as `agent serve --tls-cert` does (an Err means one is
+        // already installed).
+        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client =
             Client::try_from(kube_config).map_err(|e| refused("connecting to", &server, e))?;
         let namespace = &config.namespace;
