@@ -217,7 +217,7 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
     );
     assert_eq!(
         state_of(&cluster(&admin).await),
-        Some(("ready".to_string(), true)),
+        Some(("ready".to_string(), true, None)),
         "the running supervisor still holds the product"
     );
     let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
@@ -250,7 +250,7 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
         let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
         if log.contains("starting it again in 2s")
             && log.matches("started again and back in traffic").count() == 2
-            && state_of(&cluster(&admin).await) == Some(("ready".to_string(), true))
+            && state_of(&cluster(&admin).await) == Some(("ready".to_string(), true, None))
         {
             break;
         }
