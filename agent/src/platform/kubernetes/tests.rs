@@ -289,7 +289,11 @@ fn a_pod_says_its_node_and_why_it_is_not_ready_in_kubernetes_words() {
     ))
     .unwrap();
     assert_eq!(
-        (in_traffic.state, in_traffic.node.as_deref(), in_traffic.reason),
+        (
+            in_traffic.state,
+            in_traffic.node.as_deref(),
+            in_traffic.reason
+        ),
         (ReplicaState::Ready, Some("worker-1"), None)
     );
 
