@@ -149,7 +149,7 @@ pub fn replica(pod: &Pod) -> Option<Replica> {
     } else {
         ReplicaState::Starting
     };
-    // Kubernetes' own words while it starts: the probe's failure is not all it says ("not scheduled: ...").
+    // Kubernetes' own words while it starts: a failing probe is not all it says (`pod not scheduled, ...`).
     let starting = match health {
         Health::NotReady(seen) => seen,
         other => other.as_reason(),
