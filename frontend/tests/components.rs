@@ -6,12 +6,15 @@ use frontend::checks;
 use frontend::components::log_viewer::LogViewer;
 use frontend::components::probe_chart::ProbeChart;
 use frontend::components::progress_bar::ProgressBar;
+use frontend::components::replica_map::ReplicaMap;
 use frontend::components::report_view::ReportView;
 use frontend::log_buffer::LogBuffer;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use serde_json::json;
-use shared::api::{ConfigKind, Limits, LogEntry, ProbeSeries, SeriesPoint};
+use shared::api::{
+    ApplicationView, ConfigKind, Limits, LogEntry, ProbeSeries, ReplicaView, SeriesPoint,
+};
 use shared::nonstandard::{Online, RunningChart};
 use shared::report::{Finding, Report};
 use std::cell::Cell;
@@ -252,6 +255,69 @@ async fn the_progress_bar_says_where_the_upgrade_is() {
         text(&host, "#progress-count")
             .unwrap_or_default()
             .contains("100%")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_replica_not_ready_shows_its_node_and_the_platforms_reason() {
+    let replica = |id: &str, version: &str, node: Option<&str>, reason: Option<&str>| ReplicaView {
+        id: id.into(),
+        version: version.into(),
+        state: if reason.is_some() { "failed" } else { "ready" }.into(),
+        ready: reason.is_none(),
+        node: node.map(String::from),
+        reason: reason.map(String::from),
+    };
+    let applications = vec![ApplicationView {
+        name: "dataservice".into(),
+        address: "http://dataservice:8080".into(),
+        desired_replicas: 2,
+        replicas: vec![
+            replica(
+                "dataservice-v5-1-2-02-x7k2p",
+                "V5.1.2.02",
+                Some("worker-1"),
+                None,
+            ),
+            replica(
+                "dataservice-v5-1-2-04-q9z4m",
+                "V5.1.2.04",
+                Some("worker-2"),
+                Some("CrashLoopBackOff: back-off 40s restarting failed container=dataservice"),
+            ),
+        ],
+    }];
+    let host = mount(move || view! { <ReplicaMap applications target="V5.1.2.04".to_string() /> });
+    settle().await;
+    let chips = host.query_selector_all(".chip").unwrap();
+    assert_eq!(chips.length(), 2);
+    let chip = |i| {
+        chips
+            .item(i)
+            .and_then(|c| c.text_content())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        chip(1),
+        "dataservice-v5-1-2-04-q9z4m · V5.1.2.04 · failed · worker-2\
+         not ready: CrashLoopBackOff: back-off 40s restarting failed container=dataservice"
+    );
+    assert_eq!(
+        chip(0),
+        "dataservice-v5-1-2-02-x7k2p · V5.1.2.02 · ready · worker-1",
+        "a ready replica gives no reason"
+    );
+    assert_eq!(
+        text(&host, ".chip-notready .chip-reason").as_deref(),
+        Some("not ready: CrashLoopBackOff: back-off 40s restarting failed container=dataservice")
+    );
+    assert_eq!(
+        text(&host, ".chip-notready .chip-node").as_deref(),
+        Some("worker-2")
+    );
+    assert!(
+        text(&host, "td.sev-warning").is_some_and(|t| t == "1 / 2"),
+        "one of two replicas ready is short"
     );
 }
 

@@ -192,10 +192,18 @@ pub struct ReplicaView {
     pub id: String,
     /// The version it runs.
     pub version: String,
-    /// `starting`, `ready`, `draining`, `stopped`, `failed`.
+    /// Its phase: `starting`, `ready`, `draining`, `stopped`, `failed`.
     pub state: String,
     /// Whether it answers its readiness check and receives traffic.
     pub ready: bool,
+    /// Where it runs: the Kubernetes node, or the host name of the machine on the local platform; `None` while the
+    /// platform has not placed it (a pod not scheduled yet).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Why it is not ready, in the platform's words (`CrashLoopBackOff: ...`, `killed by signal 9`,
+    /// `readiness check failing: ...`); `None` when ready.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One application in `GET /api/v1/cluster`.
@@ -730,6 +738,8 @@ mod tests {
                     version: "V5.1.2.02".into(),
                     state: "ready".into(),
                     ready: true,
+                    node: some("worker-1"),
+                    reason: None,
                 }],
             }],
             config_file_name: "bundle.zip".into(),
@@ -802,6 +812,15 @@ mod tests {
                 written
             );
         }
+    }
+
+    #[test]
+    fn a_replica_written_before_nodes_and_reasons_reads_without_them() {
+        let old: ReplicaView = serde_json::from_str(
+            r#"{"id":"web-1","version":"V5.1.2.02","state":"failed","ready":false}"#,
+        )
+        .unwrap();
+        assert_eq!((old.node, old.reason), (None, None));
     }
 
     #[test]

@@ -149,6 +149,16 @@ async fn zero_downtime_upgrade_from_logon_to_its_record() -> Result<()> {
         records.contains("V5.1.2.02 → V5.1.2.04") && records.contains("Succeeded"),
         "{records}"
     );
+    // Under the records, the cluster as it runs now: the platform, and every replica ready on the new version.
+    let running = console
+        .wait_text("#cluster", "on the local platform", SHORT)
+        .await?;
+    assert!(
+        running.contains("V5.1.2.04 · ready · ")
+            && !running.contains("V5.1.2.02")
+            && !running.contains("not ready"),
+        "{running}"
+    );
     console.screenshot("records").await;
 
     // Back and Forward move between the console's pages without reloading it, and the menu marks where one is.

@@ -374,6 +374,8 @@ impl<P: Platform> Engine for UpgradeEngine<P> {
                         version: r.version.clone(),
                         state: r.state.as_str().to_string(),
                         ready: r.state == crate::platform::ReplicaState::Ready,
+                        node: r.node.clone(),
+                        reason: r.reason.clone(),
                     })
                     .collect(),
                 name,

@@ -65,7 +65,9 @@ impl Inner {
     }
 
     fn set_state(&mut self, id: &str, state: ReplicaState) -> Result<()> {
-        self.row(id)?.replica.state = state;
+        let replica = &mut self.row(id)?.replica;
+        replica.reason = state.reason(None);
+        replica.state = state;
         self.record();
         Ok(())
     }
@@ -144,6 +146,8 @@ impl Platform for MemoryPlatform {
                 version: release.version.clone(),
                 config: release.config_digest(),
                 state: ReplicaState::Starting,
+                node: Some("memory".into()),
+                reason: ReplicaState::Starting.reason(None),
             },
             script,
             checks: 0,
@@ -167,7 +171,9 @@ impl Platform for MemoryPlatform {
             Script::ReadyAfter(n) if row.checks >= n => Health::Ready,
             Script::CrashesAfterReady => Health::Ready,
             Script::ExitsBeforeReady(n) if row.checks >= n => {
-                row.replica.state = ReplicaState::Exited(EXIT.into());
+                let exited = ReplicaState::Exited(EXIT.into());
+                row.replica.reason = exited.reason(None);
+                row.replica.state = exited;
                 inner.record();
                 Health::Exited(EXIT.into())
             }

@@ -133,6 +133,19 @@ impl ReplicaState {
             ReplicaState::Exited(_) => "failed",
         }
     }
+
+    /// Why a replica in this state is not ready (`None` when it is): how it ended, that it is leaving traffic, or
+    /// while it starts what its platform last saw of it (`starting`, e.g. [`Health::as_reason`]).
+    pub fn reason(&self, starting: Option<String>) -> Option<String> {
+        match self {
+            ReplicaState::Ready => None,
+            ReplicaState::Starting => {
+                Some(starting.unwrap_or_else(|| "started, readiness not checked yet".into()))
+            }
+            ReplicaState::Draining => Some("out of traffic, being stopped".into()),
+            ReplicaState::Exited(how) => Some(how.clone()),
+        }
+    }
 }
 
 /// One replica as the platform knows it.
@@ -148,6 +161,13 @@ pub struct Replica {
     pub config: String,
     /// Where it stands.
     pub state: ReplicaState,
+    /// Where it runs: the Kubernetes node, or this machine's host name on the local platform; `None` while the
+    /// platform has not placed it (a pod not scheduled yet). Defaults when a supervisor of an older agent sends it.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Why it is not ready, in the platform's words ([`ReplicaState::reason`]); `None` when ready.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl Replica {
@@ -166,6 +186,17 @@ pub enum Health {
     NotReady(String),
     /// The replica is gone; the reason says how it ended.
     Exited(String),
+}
+
+impl Health {
+    /// What this check says about a starting replica, as the reason it is not ready yet.
+    pub fn as_reason(&self) -> String {
+        match self {
+            Health::Ready => "its readiness check passes, not in traffic yet".into(),
+            Health::NotReady(seen) => format!("readiness check failing: {seen}"),
+            Health::Exited(how) => how.clone(),
+        }
+    }
 }
 
 /// What `adopt` found after an agent restart.

@@ -129,30 +129,47 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
         .expect("kill");
     assert!(status.success());
 
+    // (phase, ready, why not ready) as the cluster view shows the victim.
     let state_of = |view: &shared::api::ClusterView| {
         view.applications
             .iter()
             .flat_map(|a| &a.replicas)
             .find(|r| r.id == id)
-            .map(|r| (r.state.clone(), r.ready))
+            .map(|r| (r.state.clone(), r.ready, r.reason.clone()))
     };
+    let down = Some((
+        "failed".to_string(),
+        false,
+        Some("killed by signal 9".to_string()),
+    ));
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = state_of(&cluster(&admin).await);
+    let back = loop {
+        let view = cluster(&admin).await;
+        let state = state_of(&view);
         if seen.last() != Some(&state) {
             seen.push(state.clone());
         }
-        if seen.contains(&Some(("failed".to_string(), false)))
-            && state == Some(("ready".to_string(), true))
-        {
-            break;
+        if seen.contains(&down) && state == Some(("ready".to_string(), true, None)) {
+            break view;
         }
         assert!(
             Instant::now() < deadline,
             "{id} did not come back: {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for (phase, ready, reason) in seen.iter().flatten() {
+        assert_eq!(
+            reason.is_some(),
+            !ready,
+            "a reason exactly while not ready ({phase}): {seen:?}"
+        );
+    }
+    // The local platform's replicas run on this machine, named by its host name.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    for replica in back.applications.iter().flat_map(|a| &a.replicas) {
+        assert_eq!(replica.node.as_deref(), Some(host.trim()), "{replica:?}");
     }
     let platform = agent
         .data_dir
@@ -200,7 +217,7 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
     );
     assert_eq!(
         state_of(&cluster(&admin).await),
-        Some(("ready".to_string(), true)),
+        Some(("ready".to_string(), true, None)),
         "the running supervisor still holds the product"
     );
     let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
@@ -233,7 +250,7 @@ async fn a_replica_killed_outside_an_upgrade_comes_back_in_the_cluster_view() {
         let log = std::fs::read_to_string(platform.join("supervisor.log")).expect("its log");
         if log.contains("starting it again in 2s")
             && log.matches("started again and back in traffic").count() == 2
-            && state_of(&cluster(&admin).await) == Some(("ready".to_string(), true))
+            && state_of(&cluster(&admin).await) == Some(("ready".to_string(), true, None))
         {
             break;
         }

@@ -1,9 +1,10 @@
-//! Which replicas of each application run which version.
+//! Which replicas of each application run which version, where, and why one is not ready.
 
 use leptos::prelude::*;
 use shared::api::ApplicationView;
 
-/// One row per application, one chip per replica, coloured by whether it runs the target version.
+/// One row per application, one chip per replica (id, version, phase, node), coloured by whether it runs the target
+/// version, dashed with the platform's reason underneath while it is not ready.
 #[component]
 pub fn ReplicaMap(
     /// Applications with their replicas.
@@ -14,7 +15,7 @@ pub fn ReplicaMap(
     view! {
         <table class="table replica-map" id="replica-map">
             <thead>
-                <tr><th>"Application"</th><th>"Ready"</th><th>"Replicas (id · version · state)"</th></tr>
+                <tr><th>"Application"</th><th>"Ready"</th><th>"Replicas (id · version · phase · node)"</th></tr>
             </thead>
             <tbody>
                 {applications
@@ -38,10 +39,17 @@ pub fn ReplicaMap(
                                                 if on_target { "chip-new" } else { "chip-old" },
                                                 if r.ready { "" } else { "chip-notready" },
                                             );
-                                            let title = format!("{} runs {} ({})", r.id, r.version, r.state);
+                                            let node = r.node.unwrap_or_else(|| "no node yet".into());
+                                            let title = format!("{} runs {} on {node} ({})", r.id, r.version, r.state);
+                                            let reason = (!r.ready).then(|| {
+                                                let why = r.reason.unwrap_or_else(|| "no reason given".into());
+                                                view! { <span class="chip-reason">"not ready: " {why}</span> }
+                                            });
                                             view! {
                                                 <span class=class title=title>
                                                     <span class="mono">{r.id}</span> " · " {r.version} " · " {r.state}
+                                                    " · " <span class="chip-node">{node}</span>
+                                                    {reason}
                                                 </span>
                                             }
                                         })

@@ -1,16 +1,20 @@
-//! Upgrade Records: every past and current upgrade, the in-progress banner, and the Upgrade button.
+//! Upgrade Records: every past and current upgrade, the in-progress banner, the Upgrade button, and the cluster
+//! as it runs now (platform, and per application its replicas).
 
 use leptos::prelude::*;
 use shared::api::{UpgradeStatus, UpgradeSummary};
 
 use crate::answer;
 use crate::components::banner::InProgressBanner;
+use crate::components::replica_map::ReplicaMap;
 use crate::format;
 
 /// The records table.
 #[component]
 pub fn RecordsPage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
+    // The cluster is asked again on every tick, so a replica that ends or comes back shows without a reload.
+    let tick = RwSignal::new(0u32);
     let records = answer::ask(move || {
         refresh.track();
         crate::api::upgrades()
@@ -26,6 +30,7 @@ pub fn RecordsPage() -> impl IntoView {
             if running {
                 refresh.update(|n| *n += 1);
             }
+            tick.update(|n| *n += 1);
         },
         std::time::Duration::from_secs(2),
     );
@@ -35,7 +40,10 @@ pub fn RecordsPage() -> impl IntoView {
         }
     });
     let nav = crate::nav::navigator();
-    let cluster = answer::ask(crate::api::cluster);
+    let cluster = answer::ask(move || {
+        tick.track();
+        crate::api::cluster()
+    });
     view! {
         <div class="page-head">
             <h1>"Upgrade Records"</h1>
@@ -55,6 +63,19 @@ pub fn RecordsPage() -> impl IntoView {
                 <RecordsTable records=list />
             }
         })}
+        <section class="card" id="cluster">
+            <h2>"Cluster"</h2>
+            {answer::shown(cluster, "Loading the cluster…", |c| {
+                // Mid-upgrade the replicas on its target are the new ones; otherwise all run the running version.
+                let target = c.operation.map_or(c.version.clone(), |o| o.to_version);
+                view! {
+                    <p class="muted" id="cluster-platform">
+                        {format!("{} {} on the {} platform", c.product, c.version, c.platform)}
+                    </p>
+                    <ReplicaMap applications=c.applications target />
+                }
+            })}
+        </section>
     }
 }
 

@@ -112,35 +112,56 @@ pub fn health(pod: &Pod) -> Health {
     });
     if let Some(c) = unscheduled {
         return Health::NotReady(format!(
-            "not scheduled: {} {}",
-            c.reason.as_deref().unwrap_or(""),
-            c.message.as_deref().unwrap_or("")
+            "pod not scheduled, {}: {}",
+            c.reason.as_deref().unwrap_or("no reason given"),
+            c.message.as_deref().unwrap_or("no message")
         ));
     }
-    Health::NotReady(format!(
-        "pod {}, readiness probe not passing yet",
-        status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
-    ))
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    // A container not started yet says why (`ContainerCreating`, `PodInitializing`), with a message when it has one.
+    let waiting = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .find_map(|w| {
+            let message = w.message.as_deref().filter(|m| !m.is_empty());
+            Some((w.reason.as_deref()?, message))
+        });
+    Health::NotReady(match waiting {
+        Some((reason, Some(message))) => format!("pod {phase}, container {reason}: {message}"),
+        Some((reason, None)) => format!("pod {phase}, container {reason}"),
+        None => format!("pod {phase}, readiness probe not passing yet"),
+    })
 }
 
-/// The pod as a replica of the product, when it carries the product's labels.
+/// The pod as a replica of the product, when it carries the product's labels: its state, its node, and while it
+/// is not ready why, in Kubernetes' words (container waiting or terminated reason and message, `Unschedulable`).
 pub fn replica(pod: &Pod) -> Option<Replica> {
     let annotations = pod.metadata.annotations.as_ref()?;
+    let health = health(pod);
     let state = if pod.metadata.deletion_timestamp.is_some() || gate(pod) == Some(false) {
         ReplicaState::Draining
-    } else if let Some(why) = failed(pod) {
-        ReplicaState::Exited(why)
+    } else if let Health::Exited(why) = &health {
+        ReplicaState::Exited(why.clone())
     } else if gate(pod) == Some(true) && condition(pod, "Ready") == Some(true) {
         ReplicaState::Ready
     } else {
         ReplicaState::Starting
+    };
+    // Kubernetes' own words while it starts: a failing probe is not all it says (`pod not scheduled, ...`).
+    let starting = match health {
+        Health::NotReady(seen) => seen,
+        other => other.as_reason(),
     };
     Some(Replica {
         id: pod.metadata.name.clone()?,
         app: app_of(pod)?,
         version: annotations.get(VERSION)?.clone(),
         config: annotations.get(CONFIG)?.clone(),
+        reason: state.reason(Some(starting)),
         state,
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
     })
 }
 

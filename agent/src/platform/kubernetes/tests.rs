@@ -210,3 +210,100 @@ fn ready_means_probe_passing_and_in_traffic_means_the_gate_too() {
         Some("dataservice-v5-1-2-02-abc")
     );
 }
+
+/// `pod` placed on `node` by the scheduler.
+fn on_node(node: &str, status: serde_json::Value) -> Pod {
+    let mut placed = pod(status);
+    placed.spec = Some(
+        serde_json::from_value(json!({"nodeName": node, "containers": []})).expect("a pod spec"),
+    );
+    placed
+}
+
+#[test]
+fn a_pod_says_its_node_and_why_it_is_not_ready_in_kubernetes_words() {
+    let waiting = |reason: &str, message: &str| {
+        json!({
+            "phase": "Pending",
+            "containerStatuses": [{
+                "name": "dataservice", "image": "x", "imageID": "", "ready": false, "restartCount": 4,
+                "state": {"waiting": {"reason": reason, "message": message}},
+            }],
+        })
+    };
+    let never_pulled = pods::replica(&on_node(
+        "worker-2",
+        waiting(
+            "ErrImageNeverPull",
+            "Container image \"x\" is not present with pull policy of Never",
+        ),
+    ))
+    .unwrap();
+    assert_eq!(never_pulled.node.as_deref(), Some("worker-2"));
+    assert_eq!(never_pulled.state.as_str(), "failed");
+    assert_eq!(
+        never_pulled.reason.as_deref(),
+        Some("ErrImageNeverPull: Container image \"x\" is not present with pull policy of Never")
+    );
+
+    let crash_loop = pods::replica(&on_node(
+        "worker-2",
+        waiting(
+            "CrashLoopBackOff",
+            "back-off 40s restarting failed container=dataservice",
+        ),
+    ))
+    .unwrap();
+    assert_eq!(
+        crash_loop.reason.as_deref(),
+        Some("CrashLoopBackOff: back-off 40s restarting failed container=dataservice")
+    );
+
+    let creating = pods::replica(&on_node("worker-3", waiting("ContainerCreating", ""))).unwrap();
+    assert_eq!(creating.state, ReplicaState::Starting);
+    assert_eq!(
+        creating.reason.as_deref(),
+        Some("pod Pending, container ContainerCreating")
+    );
+
+    let unschedulable = pods::replica(&pod(json!({
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 Insufficient cpu."}],
+    })))
+    .unwrap();
+    assert_eq!(unschedulable.node, None, "not placed on a node yet");
+    assert_eq!(unschedulable.state, ReplicaState::Starting);
+    assert_eq!(
+        unschedulable.reason.as_deref(),
+        Some("pod not scheduled, Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.")
+    );
+
+    let in_traffic = pods::replica(&on_node(
+        "worker-1",
+        json!({"phase": "Running", "conditions": [
+            {"type": "ContainersReady", "status": "True"},
+            {"type": "Ready", "status": "True"},
+            {"type": IN_TRAFFIC, "status": "True"},
+        ]}),
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            in_traffic.state,
+            in_traffic.node.as_deref(),
+            in_traffic.reason
+        ),
+        (ReplicaState::Ready, Some("worker-1"), None)
+    );
+
+    let probe_passes = pods::replica(&on_node(
+        "worker-1",
+        json!({"phase": "Running", "conditions": [{"type": "ContainersReady", "status": "True"}]}),
+    ))
+    .unwrap();
+    assert_eq!(
+        probe_passes.reason.as_deref(),
+        Some("its readiness check passes, not in traffic yet")
+    );
+}

@@ -45,6 +45,8 @@ pub struct Host {
 struct Shared {
     /// `<data dir>/platform`: the table, values files, logs.
     dir: PathBuf,
+    /// Where the replicas run: this machine's host name.
+    node: String,
     inner: Mutex<Inner>,
     client: Client<HttpConnector, Full<Bytes>>,
     http: reqwest::Client,
@@ -136,6 +138,8 @@ struct Inner {
     addresses: HashMap<String, Address>,
     /// Replica → how it ended, once it has.
     exits: HashMap<String, watch::Receiver<Option<String>>>,
+    /// Starting replica → its last readiness check, the reason it is not ready yet.
+    checks: HashMap<String, Health>,
     /// Replicas asked to stop: their exit is not a crash.
     stopping: HashSet<String>,
     /// Open `hold_repairs` connections (an upgrade runs), plus one once the product is being stopped.
@@ -175,6 +179,7 @@ impl Host {
         let host = Host {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
+                node: host_name(),
                 inner: Mutex::new(Inner {
                     table,
                     ..Default::default()
@@ -231,7 +236,12 @@ impl Shared {
             supervisor: std::process::id(),
             generation,
             ports: inner.table.ports.clone(),
-            replicas: inner.table.replicas.iter().map(to_replica).collect(),
+            replicas: inner
+                .table
+                .replicas
+                .iter()
+                .map(|r| self.to_replica(r, inner.checks.get(&r.id)))
+                .collect(),
         });
         generation
     }
@@ -353,6 +363,7 @@ impl Shared {
             Some(existing) => *existing = record,
             None => inner.table.replicas.push(record),
         }
+        inner.checks.remove(&id);
         self.save(inner);
         let exit = watch_child(self.clone(), id.clone(), child);
         inner.exits.insert(id, exit);
@@ -367,6 +378,7 @@ impl Shared {
             .ok_or_else(|| PlatformError::UnknownReplica(replica.into()))?;
         record.state = ReplicaState::Ready;
         let (app, port) = (record.app.clone(), record.port);
+        inner.checks.remove(replica);
         inner
             .addresses
             .entry(app)
@@ -394,13 +406,36 @@ impl Shared {
             }
         };
         let url = format!("http://127.0.0.1:{port}{path}");
-        match self.http.get(&url).send().await {
+        let health = match self.http.get(&url).send().await {
             Ok(response) if response.status().is_success() => Health::Ready,
             Ok(response) => Health::NotReady(format!("{path} answered {}", response.status())),
             Err(e) if e.is_connect() => {
                 Health::NotReady(format!("nothing listens on port {port} yet"))
             }
             Err(e) => Health::NotReady(format!("{path}: {e}")),
+        };
+        // The cluster view says why a starting replica is not ready: told to the watchers when it changes.
+        let mut inner = self.lock();
+        let starting = inner
+            .table
+            .get(replica)
+            .is_some_and(|r| r.state == ReplicaState::Starting);
+        if starting && inner.checks.get(replica) != Some(&health) {
+            inner.checks.insert(replica.to_string(), health.clone());
+            self.publish(&inner);
+        }
+        health
+    }
+
+    fn to_replica(&self, record: &ReplicaRecord, last_check: Option<&Health>) -> Replica {
+        Replica {
+            id: record.id.clone(),
+            app: record.app.clone(),
+            version: record.version.clone(),
+            config: record.config.clone(),
+            state: record.state.clone(),
+            node: Some(self.node.clone()),
+            reason: record.state.reason(last_check.map(Health::as_reason)),
         }
     }
 }
@@ -551,14 +586,13 @@ fn free_port() -> Result<u16> {
         })
 }
 
-fn to_replica(record: &ReplicaRecord) -> Replica {
-    Replica {
-        id: record.id.clone(),
-        app: record.app.clone(),
-        version: record.version.clone(),
-        config: record.config.clone(),
-        state: record.state.clone(),
-    }
+/// This machine's host name, where the local platform's replicas run; `local` when it cannot be read.
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "local".into())
 }
 
 async fn wait_exit(mut exit: watch::Receiver<Option<String>>, limit: Duration) -> bool {
@@ -724,6 +758,7 @@ impl Host {
         let mut inner = shared.lock();
         inner.table.replicas.retain(|r| r.id != replica);
         inner.exits.remove(replica);
+        inner.checks.remove(replica);
         inner.stopping.remove(replica);
         inner.backoff.remove(replica);
         shared.save(&inner);
@@ -819,6 +854,7 @@ impl Host {
                 .map(|r| r.id.clone())
                 .collect();
             inner.table.replicas.retain(|r| !ended.contains(&r.id));
+            inner.checks.retain(|id, _| !ended.contains(id));
             adoption.vanished.extend(ended);
             // Under the lock: a replica being started is in the table before its process can be seen.
             let known: HashSet<u32> = inner.table.replicas.iter().map(|r| r.pid).collect();
