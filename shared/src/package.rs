@@ -14,6 +14,7 @@ use crate::manifest::Manifest;
 use crate::report::{Finding, Report};
 use crate::standard::zipped_folder_hint;
 use crate::version::Version;
+use crate::yaml::typed::FromYaml;
 use crate::yaml::{self, Value};
 
 /// The name of the manifest inside a ZIP package.
@@ -252,7 +253,7 @@ pub fn read_manifest(
 ) -> Result<(Manifest, Version), Vec<Finding>> {
     let value = yaml::parse_mapping(file, bytes, limits).map_err(|finding| vec![finding])?;
     let text = yaml::checked_text(file, bytes, limits).map_err(|finding| vec![finding])?;
-    let manifest: Manifest = match yaml::typed::from_value(&value) {
+    let manifest = match Manifest::from_yaml(&value, &KeyPath::root()) {
         Ok(manifest) => manifest,
         Err(error) => {
             let mut finding =

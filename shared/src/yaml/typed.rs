@@ -1,16 +1,17 @@
 //! Typed reads from an already parsed [`Value`]: `version.yaml` is parsed once, by the bounded reader, and the
-//! manifest's structs are filled from that value by their own serde derives (field names, defaults,
-//! `deny_unknown_fields`). A second, typed parse of the text by serde_norway cost the console's wasm about 80 KB
-//! (docs/benchmarks.md).
+//! manifest's structs are read from that value field by field ([`FromYaml`], [`Fields`]), with serde's words for
+//! what does not fit (`unknown field `replcas`, expected one of ...`, `missing field ...`, `invalid type: ...`).
+//! A second, typed parse of the text (serde_norway with derived readers) cost the console's wasm about 80 KB, and
+//! serde's derived readers on this value still 50 KB (docs/benchmarks.md).
 //!
 //! Where text is expected, a whole number or a boolean is read as its text (`8080` is the string `8080`) and a
 //! null as empty text. A number with a fraction is refused there, to be quoted: once parsed, `1.10` is `1.1`, and a
 //! value is never read other than as written.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::value::StrDeserializer;
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
+use serde::de::{self, Unexpected};
 
 use super::Value;
 use crate::keypath::KeyPath;
@@ -22,18 +23,31 @@ pub struct TypedError {
     pub path: KeyPath,
     /// What, in serde's words (`unknown field `replcas`, expected one of ...`).
     pub message: String,
-    /// Whether `path` is set yet: an error is raised without it and takes the path of the innermost value it
-    /// passes through.
-    placed: bool,
 }
 
 impl TypedError {
-    fn within(mut self, path: &KeyPath) -> TypedError {
-        if !self.placed {
-            self.path = path.clone();
-            self.placed = true;
+    fn new(path: &KeyPath, message: impl fmt::Display) -> TypedError {
+        TypedError {
+            path: path.clone(),
+            message: message.to_string(),
         }
-        self
+    }
+
+    /// `invalid type: string "two", expected u32`, at `path`.
+    pub fn invalid_type(value: &Value, expected: &str, path: &KeyPath) -> TypedError {
+        let unexpected = match value {
+            Value::Null => Unexpected::Unit,
+            Value::Bool(b) => Unexpected::Bool(*b),
+            Value::Integer(i) => Unexpected::Signed(*i),
+            Value::Float(f) => Unexpected::Float(*f),
+            Value::String(s) => Unexpected::Str(s),
+            Value::List(_) => Unexpected::Seq,
+            Value::Map(_) => Unexpected::Map,
+        };
+        TypedError::new(
+            path,
+            <Message as de::Error>::invalid_type(unexpected, &expected).0,
+        )
     }
 }
 
@@ -49,300 +63,198 @@ impl fmt::Display for TypedError {
 
 impl std::error::Error for TypedError {}
 
-impl de::Error for TypedError {
-    fn custom<T: fmt::Display>(message: T) -> TypedError {
-        TypedError {
-            path: KeyPath::root(),
-            message: message.to_string(),
-            placed: false,
-        }
+/// serde's texts for `invalid type`, `unknown field` and `unknown variant`, written once by serde.
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-/// Reads a `T` from a parsed YAML value.
-pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, TypedError> {
-    let root = KeyPath::root();
-    T::deserialize(At { value, path: &root }).map_err(|error| error.within(&root))
+impl std::error::Error for Message {}
+
+impl de::Error for Message {
+    fn custom<T: fmt::Display>(message: T) -> Message {
+        Message(message.to_string())
+    }
 }
 
-/// One value and its key path, as a serde deserializer.
-struct At<'v, 'p> {
-    value: &'v Value,
-    path: &'p KeyPath,
+/// A value read from its parsed YAML at a key path.
+pub trait FromYaml: Sized {
+    /// Reads it, or says at which key path what does not fit.
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Self, TypedError>;
 }
 
-impl At<'_, '_> {
-    fn unexpected(&self) -> Unexpected<'_> {
-        match self.value {
-            Value::Null => Unexpected::Unit,
-            Value::Bool(b) => Unexpected::Bool(*b),
-            Value::Integer(i) => Unexpected::Signed(*i),
-            Value::Float(f) => Unexpected::Float(*f),
-            Value::String(s) => Unexpected::Str(s),
-            Value::List(_) => Unexpected::Seq,
-            Value::Map(_) => Unexpected::Map,
-        }
-    }
+/// The fields of one mapping, every key one of the known names.
+pub struct Fields<'v> {
+    map: &'v BTreeMap<String, Value>,
+    path: KeyPath,
+}
 
-    fn invalid<T>(&self, expected: &dyn de::Expected) -> Result<T, TypedError> {
-        Err(de::Error::invalid_type(self.unexpected(), expected))
-    }
-
-    /// A boolean or number: the visitor says whether it fits.
-    fn scalar<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        let result = match self.value {
-            Value::Null => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Integer(i) => visitor.visit_i64(*i),
-            Value::Float(f) => visitor.visit_f64(*f),
-            Value::String(s) => visitor.visit_str(s),
-            Value::List(_) | Value::Map(_) => self.invalid(&visitor),
+impl<'v> Fields<'v> {
+    /// The mapping at `path`, refusing a key that is not in `known` (a typo is never ignored); `what` names it in
+    /// an error (`struct Application`).
+    pub fn of(
+        value: &'v Value,
+        path: &KeyPath,
+        what: &str,
+        known: &'static [&'static str],
+    ) -> Result<Fields<'v>, TypedError> {
+        let Value::Map(map) = value else {
+            return Err(TypedError::invalid_type(value, what, path));
         };
-        result.map_err(|error| error.within(self.path))
-    }
-}
-
-macro_rules! scalars {
-    ($($method:ident)*) => {
-        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-            self.scalar(visitor)
-        })*
-    };
-}
-
-impl<'de> de::Deserializer<'de> for At<'_, '_> {
-    type Error = TypedError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        match self.value {
-            Value::List(items) => visitor.visit_seq(Items::new(items, self.path)),
-            Value::Map(map) => visitor.visit_map(Entries::new(map, self.path)),
-            _ => return self.scalar(visitor),
-        }
-        .map_err(|error| error.within(self.path))
-    }
-
-    scalars!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
-        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64 deserialize_char
-        deserialize_unit);
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        let whole;
-        let text = match self.value {
-            Value::String(s) => s.as_str(),
-            Value::Integer(i) => {
-                whole = i.to_string();
-                &whole
-            }
-            Value::Bool(true) => "true",
-            Value::Bool(false) => "false",
-            Value::Null => "",
-            Value::Float(_) => {
-                let error: TypedError = de::Error::custom(
-                    "a number with a fraction where text is expected: write it in quotes (`'1.10'`), as it is meant",
-                );
-                return Err(error.within(self.path));
-            }
-            Value::List(_) | Value::Map(_) => {
-                return self
-                    .invalid(&visitor)
-                    .map_err(|error: TypedError| error.within(self.path));
-            }
-        };
-        visitor
-            .visit_str::<TypedError>(text)
-            .map_err(|error| error.within(self.path))
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        match self.value {
-            Value::Null => visitor.visit_none(),
-            _ => visitor.visit_some(At {
-                value: self.value,
-                path: self.path,
-            }),
-        }
-        .map_err(|error| error.within(self.path))
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        match self.value {
-            Value::List(items) => visitor.visit_seq(Items::new(items, self.path)),
-            _ => self.invalid(&visitor),
-        }
-        .map_err(|error| error.within(self.path))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        self.deserialize_seq(visitor)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        match self.value {
-            Value::Map(map) => visitor.visit_map(Entries::new(map, self.path)),
-            _ => self.invalid(&visitor),
-        }
-        .map_err(|error| error.within(self.path))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        self.deserialize_map(visitor)
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        self.scalar(visitor)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    /// Unit variants only (`type: string`), as the manifest has.
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, TypedError> {
-        match self.value {
-            Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            _ => self.invalid(&visitor),
-        }
-        .map_err(|error| error.within(self.path))
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
-        visitor.visit_unit()
-    }
-}
-
-/// The items of a list, each with its index in the path.
-struct Items<'v, 'p> {
-    items: std::iter::Enumerate<std::slice::Iter<'v, Value>>,
-    path: &'p KeyPath,
-}
-
-impl<'v, 'p> Items<'v, 'p> {
-    fn new(items: &'v [Value], path: &'p KeyPath) -> Items<'v, 'p> {
-        Items {
-            items: items.iter().enumerate(),
-            path,
-        }
-    }
-}
-
-impl<'de> de::SeqAccess<'de> for Items<'_, '_> {
-    type Error = TypedError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, TypedError> {
-        let Some((index, value)) = self.items.next() else {
-            return Ok(None);
-        };
-        let path = self.path.index(index);
-        seed.deserialize(At { value, path: &path }).map(Some)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
-    }
-}
-
-/// The entries of a mapping, each key with its path: an unknown key is reported where it is written.
-struct Entries<'v, 'p> {
-    entries: std::collections::btree_map::Iter<'v, String, Value>,
-    path: &'p KeyPath,
-    /// The path and value of the key just read.
-    pending: Option<(KeyPath, &'v Value)>,
-}
-
-impl<'v, 'p> Entries<'v, 'p> {
-    fn new(
-        map: &'v std::collections::BTreeMap<String, Value>,
-        path: &'p KeyPath,
-    ) -> Entries<'v, 'p> {
-        Entries {
-            entries: map.iter(),
-            path,
-            pending: None,
-        }
-    }
-}
-
-impl<'de> de::MapAccess<'de> for Entries<'_, '_> {
-    type Error = TypedError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, TypedError> {
-        let Some((key, value)) = self.entries.next() else {
-            return Ok(None);
-        };
-        let path = self.path.key(key);
-        let key: StrDeserializer<'_, TypedError> = key.as_str().into_deserializer();
-        let read = seed.deserialize(key).map_err(|error| error.within(&path))?;
-        self.pending = Some((path, value));
-        Ok(Some(read))
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, TypedError> {
-        let Some((path, value)) = self.pending.take() else {
-            return Err(de::Error::custom(
-                "a mapping value was asked before its key",
+        if let Some(unknown) = map.keys().find(|key| !known.contains(&key.as_str())) {
+            return Err(TypedError::new(
+                &path.key(unknown),
+                <Message as de::Error>::unknown_field(unknown, known).0,
             ));
-        };
-        seed.deserialize(At { value, path: &path })
+        }
+        Ok(Fields {
+            map,
+            path: path.clone(),
+        })
     }
 
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.entries.len())
+    /// A field that must be there.
+    pub fn required<T: FromYaml>(&self, name: &str) -> Result<T, TypedError> {
+        match self.map.get(name) {
+            Some(value) => T::from_yaml(value, &self.path.key(name)),
+            None => Err(TypedError::new(
+                &self.path,
+                format_args!("missing field `{name}`"),
+            )),
+        }
     }
+
+    /// A field that may be absent or null.
+    pub fn optional<T: FromYaml>(&self, name: &str) -> Result<Option<T>, TypedError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => T::from_yaml(value, &self.path.key(name)).map(Some),
+        }
+    }
+
+    /// A field that takes its default when absent.
+    pub fn or_default<T: FromYaml + Default>(&self, name: &str) -> Result<T, TypedError> {
+        match self.map.get(name) {
+            None => Ok(T::default()),
+            Some(value) => T::from_yaml(value, &self.path.key(name)),
+        }
+    }
+}
+
+impl FromYaml for String {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<String, TypedError> {
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Integer(i) => Ok(i.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Null => Ok(String::new()),
+            Value::Float(_) => Err(TypedError::new(
+                path,
+                "a number with a fraction where text is expected: write it in quotes (`'1.10'`), as it is meant",
+            )),
+            Value::List(_) | Value::Map(_) => {
+                Err(TypedError::invalid_type(value, "a string", path))
+            }
+        }
+    }
+}
+
+impl FromYaml for bool {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<bool, TypedError> {
+        match value {
+            Value::Bool(b) => Ok(*b),
+            other => Err(TypedError::invalid_type(other, "a boolean", path)),
+        }
+    }
+}
+
+impl FromYaml for f64 {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<f64, TypedError> {
+        match value {
+            Value::Integer(i) => Ok(*i as f64),
+            Value::Float(f) => Ok(*f),
+            other => Err(TypedError::invalid_type(other, "f64", path)),
+        }
+    }
+}
+
+/// A whole number from 0 to `max`; `what` names the type in an error (`u16`).
+fn whole(value: &Value, path: &KeyPath, max: u32, what: &str) -> Result<u32, TypedError> {
+    match value {
+        Value::Integer(i) => u32::try_from(*i).ok().filter(|n| *n <= max).ok_or_else(|| {
+            TypedError::new(
+                path,
+                <Message as de::Error>::invalid_value(Unexpected::Signed(*i), &what).0,
+            )
+        }),
+        other => Err(TypedError::invalid_type(other, what, path)),
+    }
+}
+
+impl FromYaml for u32 {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<u32, TypedError> {
+        whole(value, path, u32::MAX, "u32")
+    }
+}
+
+impl FromYaml for u16 {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<u16, TypedError> {
+        whole(value, path, u16::MAX.into(), "u16").map(|n| n as u16)
+    }
+}
+
+/// Any value, as the JSON it is sent as (a probe's `body`, a job's `doneValue`).
+impl FromYaml for serde_json::Value {
+    fn from_yaml(value: &Value, _path: &KeyPath) -> Result<serde_json::Value, TypedError> {
+        Ok(value.to_json())
+    }
+}
+
+impl<T: FromYaml> FromYaml for Vec<T> {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Vec<T>, TypedError> {
+        let Value::List(items) = value else {
+            return Err(TypedError::invalid_type(value, "a sequence", path));
+        };
+        let mut read = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            read.push(T::from_yaml(item, &path.index(index))?);
+        }
+        Ok(read)
+    }
+}
+
+impl<T: FromYaml> FromYaml for BTreeMap<String, T> {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<BTreeMap<String, T>, TypedError> {
+        let Value::Map(map) = value else {
+            return Err(TypedError::invalid_type(value, "a map", path));
+        };
+        let mut read = BTreeMap::new();
+        for (key, value) in map {
+            read.insert(key.clone(), T::from_yaml(value, &path.key(key))?);
+        }
+        Ok(read)
+    }
+}
+
+/// One of a closed set of words (`type: string`), as serde names a wrong one.
+pub fn word<T: Copy>(
+    value: &Value,
+    path: &KeyPath,
+    words: &'static [&'static str],
+    meanings: &[T],
+) -> Result<T, TypedError> {
+    let Value::String(text) = value else {
+        return Err(TypedError::invalid_type(value, "a word", path));
+    };
+    words
+        .iter()
+        .position(|word| word == text)
+        .and_then(|at| meanings.get(at).copied())
+        .ok_or_else(|| {
+            TypedError::new(path, <Message as de::Error>::unknown_variant(text, words).0)
+        })
 }
