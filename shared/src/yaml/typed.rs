@@ -34,7 +34,7 @@ impl TypedError {
     }
 
     /// `invalid type: string "two", expected u32`, at `path`.
-    pub fn invalid_type(value: &Value, expected: &str, path: &KeyPath) -> TypedError {
+    fn invalid_type(value: &Value, expected: &str, path: &KeyPath) -> TypedError {
         let unexpected = match value {
             Value::Null => Unexpected::Unit,
             Value::Bool(b) => Unexpected::Bool(*b),
