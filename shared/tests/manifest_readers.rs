@@ -30,7 +30,18 @@ fn every_demo_manifest_reads_the_same_through_both_readers() {
                 std::fs::read_to_string(file).unwrap(),
             )
         })
-        .chain([("probe limits".to_string(), limits.to_string())]);
+        .chain([
+            ("probe limits".to_string(), limits.to_string()),
+            // Empty values where a list, a mapping or text is expected.
+            (
+                "empty values".to_string(),
+                "version: V1.0.0.1\nproduct: p\napplications:\n  - name: a\n    replicas: 1\n    \
+                 rolling: true\n    dependsOn:\n    readiness: { path: /h, timeoutSeconds: 5 }\n    \
+                 local: { command: a, args: }\nconfigItems:\n  - key: a\n    description:\nprobes:\n\
+                 template:\n  files:\n"
+                    .to_string(),
+            ),
+        ]);
     for (file, text) in texts {
         let (manifest, _) = read_manifest("version.yaml", text.as_bytes(), &Limits::default())
             .unwrap_or_else(|findings| panic!("{file}: {findings:#?}"));

@@ -4,8 +4,8 @@
 //! A second, typed parse of the text (serde_norway with derived readers) cost the console's wasm about 80 KB, and
 //! serde's derived readers on this value still 50 KB (docs/benchmarks.md).
 //!
-//! Where text is expected, a whole number or a boolean is read as its text (`8080` is the string `8080`) and a
-//! null as empty text. A number with a fraction is refused there, to be quoted: once parsed, `1.10` is `1.1`, and a
+//! An empty value (or null) is an empty list or mapping where one is expected (`dependsOn:`), and empty text where
+//! text is. Where text is expected, a whole number or a boolean is read as its text (`8080` is the string `8080`). A number with a fraction is refused there, to be quoted: once parsed, `1.10` is `1.1`, and a
 //! value is never read other than as written.
 
 use std::collections::BTreeMap;
@@ -81,6 +81,9 @@ impl de::Error for Message {
     }
 }
 
+/// What an empty value (`dependsOn:`) is where a mapping is expected: an empty one, as serde_norway read it.
+static EMPTY: BTreeMap<String, Value> = BTreeMap::new();
+
 /// A value read from its parsed YAML at a key path.
 pub trait FromYaml: Sized {
     /// Reads it, or says at which key path what does not fit.
@@ -102,8 +105,10 @@ impl<'v> Fields<'v> {
         what: &str,
         known: &'static [&'static str],
     ) -> Result<Fields<'v>, TypedError> {
-        let Value::Map(map) = value else {
-            return Err(TypedError::invalid_type(value, what, path));
+        let map = match value {
+            Value::Map(map) => map,
+            Value::Null => &EMPTY,
+            other => return Err(TypedError::invalid_type(other, what, path)),
         };
         if let Some(unknown) = map.keys().find(|key| !known.contains(&key.as_str())) {
             return Err(TypedError::new(
@@ -216,8 +221,10 @@ impl FromYaml for serde_json::Value {
 
 impl<T: FromYaml> FromYaml for Vec<T> {
     fn from_yaml(value: &Value, path: &KeyPath) -> Result<Vec<T>, TypedError> {
-        let Value::List(items) = value else {
-            return Err(TypedError::invalid_type(value, "a sequence", path));
+        let items = match value {
+            Value::List(items) => items.as_slice(),
+            Value::Null => &[],
+            other => return Err(TypedError::invalid_type(other, "a sequence", path)),
         };
         let mut read = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
@@ -229,8 +236,10 @@ impl<T: FromYaml> FromYaml for Vec<T> {
 
 impl<T: FromYaml> FromYaml for BTreeMap<String, T> {
     fn from_yaml(value: &Value, path: &KeyPath) -> Result<BTreeMap<String, T>, TypedError> {
-        let Value::Map(map) = value else {
-            return Err(TypedError::invalid_type(value, "a map", path));
+        let map = match value {
+            Value::Map(map) => map,
+            Value::Null => &EMPTY,
+            other => return Err(TypedError::invalid_type(other, "a map", path)),
         };
         let mut read = BTreeMap::new();
         for (key, value) in map {

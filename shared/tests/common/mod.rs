@@ -687,6 +687,19 @@ pub fn manifest_text_fields_read_as_written_and_wrong_types_located() {
         ("8080", "false")
     );
 
+    // An empty value is an empty list where one is expected, and empty text.
+    let empty = manifest_text("V5.1.2.04", &[], "probes:\n")
+        .replace("dependsOn: []", "dependsOn:")
+        .replace(
+            "    description: Metadata database host\n",
+            "    description:\n",
+        );
+    let (report, package) = check_version_package("version.yaml", empty.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let manifest = package.unwrap().manifest;
+    assert!(manifest.applications[0].depends_on.is_empty() && manifest.probes.is_empty());
+    assert_eq!(manifest.config_items[0].description, "");
+
     // A number with a fraction is not: `1.10` would read `1.1`. The finding names the key path and its line.
     let text = text.replace("value: false", "value: 1.10");
     let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
