@@ -111,10 +111,7 @@ pub async fn manifest(version: &str) -> Result<shared::manifest::Manifest> {
         session::encode_query(version)
     )))
     .await?;
-    if !resp.ok() {
-        return Err(failure(resp).await);
-    }
-    let text = resp.text().await.map_err(decode)?;
+    let text = body(resp).await?;
     crate::checks::manifest_from_json(version, &text).map_err(Error::Decode)
 }
 
@@ -339,16 +336,24 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T> {
     answer(send(Request::get(&format!("{API}{path}"))).await?).await
 }
 
-async fn send(req: RequestBuilder) -> Result<Response> {
-    req.send().await.map_err(network)
+/// The answer's JSON as a `T`. Only the decoding is generic: the wait for the body is one function for every answer
+/// type rather than a copy in each.
+async fn answer<T: DeserializeOwned>(resp: Response) -> Result<T> {
+    let text = body(resp).await?;
+    serde_json::from_str(&text).map_err(|e| Error::Decode(e.to_string()))
 }
 
-async fn answer<T: DeserializeOwned>(resp: Response) -> Result<T> {
+/// The body of a successful answer as text; a failed answer is its error.
+async fn body(resp: Response) -> Result<String> {
     if resp.ok() {
-        resp.json::<T>().await.map_err(decode)
+        resp.text().await.map_err(decode)
     } else {
         Err(failure(resp).await)
     }
+}
+
+async fn send(req: RequestBuilder) -> Result<Response> {
+    req.send().await.map_err(network)
 }
 
 async fn nothing(resp: Response) -> Result<()> {

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - `version`: version numbers; `compat`: the zero-downtime decision.
-//! - `limits`: upload, ZIP and YAML limits; `archive`: the bounded ZIP reader; `yaml`: the bounded YAML reader.
+//! - `limits`: upload, ZIP and YAML limits; `archive`: the bounded ZIP reader; `yaml`: the bounded YAML reader
+//!   (`yaml::typed`: the manifest's structs read from its values).
 //! - `keypath`: key paths into values; `manifest`, `package`: version packages and the template digest;
 //!   `probes`: the manifest's availability probes.
 //! - `standard`, `nonstandard`: the configuration checks; `chart`: what a Helm chart accepts in values.yaml (open

@@ -1,6 +1,10 @@
 //! The manifest of a version package (`version.yaml`), as formats.md defines it.
 //!
 //! Field names follow the YAML (camelCase); unknown fields are errors so that a typo is never ignored.
+//!
+//! `version.yaml` is read by the [`FromYaml`] impls at the end, from the value the bounded YAML reader parsed (the
+//! console's wasm then holds no second, derived reader: docs/benchmarks.md). The serde derives are for the JSON the
+//! agent writes itself (stored manifests, the local supervisor's wire); a test reads every demo manifest both ways.
 
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +167,8 @@ use crate::keypath::KeyPath;
 use crate::probes::Probe;
 use crate::report::Finding;
 use crate::version::Version;
+use crate::yaml::Value;
+use crate::yaml::typed::{self, Fields, FromYaml, TypedError};
 
 impl Container {
     /// What is wrong with the `container:` of `app`: (field suffix, message) pairs.
@@ -482,5 +488,169 @@ impl Manifest {
             }
         }
         None
+    }
+}
+
+// Reading `version.yaml` from its parsed value: each struct its fields, by their names in the YAML.
+
+impl FromYaml for Manifest {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Manifest, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct Manifest",
+            &[
+                "version",
+                "product",
+                "releasedAt",
+                "compatibility",
+                "applications",
+                "configItems",
+                "probes",
+                "template",
+            ],
+        )?;
+        Ok(Manifest {
+            version: fields.required("version")?,
+            product: fields.required("product")?,
+            released_at: fields.optional("releasedAt")?,
+            compatibility: fields.optional("compatibility")?,
+            applications: fields.required("applications")?,
+            config_items: fields.or_default("configItems")?,
+            probes: fields.or_default("probes")?,
+            template: fields.optional("template")?,
+        })
+    }
+}
+
+impl FromYaml for Compatibility {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Compatibility, TypedError> {
+        let fields = Fields::of(value, path, "struct Compatibility", &["zeroDowntimeFrom"])?;
+        Ok(Compatibility {
+            zero_downtime_from: fields.optional("zeroDowntimeFrom")?,
+        })
+    }
+}
+
+impl FromYaml for Application {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Application, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct Application",
+            &[
+                "name",
+                "replicas",
+                "rolling",
+                "dependsOn",
+                "readiness",
+                "local",
+                "image",
+                "container",
+            ],
+        )?;
+        Ok(Application {
+            name: fields.required("name")?,
+            replicas: fields.required("replicas")?,
+            rolling: fields.required("rolling")?,
+            depends_on: fields.or_default("dependsOn")?,
+            readiness: fields.required("readiness")?,
+            local: fields.optional("local")?,
+            image: fields.optional("image")?,
+            container: fields.optional("container")?,
+        })
+    }
+}
+
+impl FromYaml for Container {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Container, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct Container",
+            &["port", "valuesFile", "sharedDir", "env"],
+        )?;
+        Ok(Container {
+            port: fields.required("port")?,
+            values_file: fields.required("valuesFile")?,
+            shared_dir: fields.optional("sharedDir")?,
+            env: fields.or_default("env")?,
+        })
+    }
+}
+
+impl FromYaml for EnvVar {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<EnvVar, TypedError> {
+        let fields = Fields::of(value, path, "struct EnvVar", &["name", "value"])?;
+        Ok(EnvVar {
+            name: fields.required("name")?,
+            value: fields.required("value")?,
+        })
+    }
+}
+
+impl FromYaml for Readiness {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Readiness, TypedError> {
+        let fields = Fields::of(value, path, "struct Readiness", &["path", "timeoutSeconds"])?;
+        Ok(Readiness {
+            path: fields.required("path")?,
+            timeout_seconds: fields.required("timeoutSeconds")?,
+        })
+    }
+}
+
+impl FromYaml for LocalCommand {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<LocalCommand, TypedError> {
+        let fields = Fields::of(value, path, "struct LocalCommand", &["command", "args"])?;
+        Ok(LocalCommand {
+            command: fields.required("command")?,
+            args: fields.or_default("args")?,
+        })
+    }
+}
+
+impl FromYaml for ConfigItem {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<ConfigItem, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct ConfigItem",
+            &["key", "type", "description"],
+        )?;
+        Ok(ConfigItem {
+            key: fields.required("key")?,
+            item_type: fields.or_default("type")?,
+            description: fields.or_default("description")?,
+        })
+    }
+}
+
+impl FromYaml for ItemType {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<ItemType, TypedError> {
+        typed::word(
+            value,
+            path,
+            &[
+                "string", "integer", "number", "boolean", "map", "list", "any",
+            ],
+            &[
+                ItemType::String,
+                ItemType::Integer,
+                ItemType::Number,
+                ItemType::Boolean,
+                ItemType::Map,
+                ItemType::List,
+                ItemType::Any,
+            ],
+        )
+    }
+}
+
+impl FromYaml for TemplateFiles {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<TemplateFiles, TypedError> {
+        let fields = Fields::of(value, path, "struct TemplateFiles", &["files"])?;
+        Ok(TemplateFiles {
+            files: fields.required("files")?,
+        })
     }
 }

@@ -14,6 +14,7 @@ use crate::manifest::Manifest;
 use crate::report::{Finding, Report};
 use crate::standard::zipped_folder_hint;
 use crate::version::Version;
+use crate::yaml::typed::FromYaml;
 use crate::yaml::{self, Value};
 
 /// The name of the manifest inside a ZIP package.
@@ -242,36 +243,29 @@ fn finish(
     (report, package)
 }
 
-/// Parses and checks `version.yaml`: the bounded YAML read first (syntax, limits, duplicates), then the typed
-/// read (unknown or missing fields, wrong types, with line and column), then the rules of [`Manifest::problems`].
+/// Parses and checks `version.yaml`: the bounded YAML read (syntax, limits, duplicates), then the typed read of that
+/// value (unknown or missing fields, wrong types, located in the text by key path), then the rules of
+/// [`Manifest::problems`].
 pub fn read_manifest(
     file: &str,
     bytes: &[u8],
     limits: &Limits,
 ) -> Result<(Manifest, Version), Vec<Finding>> {
-    yaml::parse_mapping(file, bytes, limits).map_err(|finding| vec![finding])?;
+    let value = yaml::parse_mapping(file, bytes, limits).map_err(|finding| vec![finding])?;
     let text = yaml::checked_text(file, bytes, limits).map_err(|finding| vec![finding])?;
-    let manifest: Manifest = serde_norway::from_str(text).map_err(|error| {
-        let mut message = error.to_string();
-        let mut finding = Finding::error("manifest-invalid", String::new()).in_file(file);
-        if let Some(at) = error.location() {
-            message = message.replacen(
-                &format!(" at line {} column {}", at.line(), at.column()),
-                "",
-                1,
-            );
-            finding = finding.at(at.line() as u64, at.column() as u64);
-            message = format!(
-                "{file} line {}, column {}: {message}",
-                at.line(),
-                at.column()
-            );
-        } else {
-            message = format!("{file}: {message}");
+    let manifest = match Manifest::from_yaml(&value, &KeyPath::root()) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            let mut finding =
+                Finding::error("manifest-invalid", format!("{file}: {error}")).in_file(file);
+            if !error.path.0.is_empty() {
+                finding = finding.with_path(error.path.to_string());
+            }
+            let mut findings = vec![finding];
+            locate(file, text, &mut findings);
+            return Err(findings);
         }
-        finding.message = message;
-        vec![finding]
-    })?;
+    };
     let mut problems = manifest.problems(file);
     locate(file, text, &mut problems);
     match Version::parse(&manifest.version) {

@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::keypath::KeyPath;
+use crate::yaml::Value;
+use crate::yaml::typed::{Fields, FromYaml, TypedError};
 
 /// Fewest calls a second a probe may declare (one call every 10 s).
 pub const MIN_RATE: f64 = 0.1;
@@ -342,5 +344,129 @@ fn status_problem(field: &str, status: Option<u16>, problem: &mut dyn FnMut(&str
             field,
             format!("`expectStatus: {status}` is not an HTTP status (100 to 599)"),
         );
+    }
+}
+
+// Reading `probes:` from the parsed value of version.yaml: each struct its fields, by their names in the YAML.
+
+impl FromYaml for Probe {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<Probe, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct Probe",
+            &["name", "rate", "http", "job", "logon", "limits"],
+        )?;
+        Ok(Probe {
+            name: fields.required("name")?,
+            rate: fields.required("rate")?,
+            http: fields.optional("http")?,
+            job: fields.optional("job")?,
+            logon: fields.optional("logon")?,
+            limits: fields.optional("limits")?,
+        })
+    }
+}
+
+impl FromYaml for HttpProbe {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<HttpProbe, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct HttpProbe",
+            &["application", "method", "path", "body", "expectStatus"],
+        )?;
+        Ok(HttpProbe {
+            application: fields.required("application")?,
+            method: fields.required("method")?,
+            path: fields.required("path")?,
+            body: fields.optional("body")?,
+            expect_status: fields.optional("expectStatus")?,
+        })
+    }
+}
+
+impl FromYaml for HttpCall {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<HttpCall, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct HttpCall",
+            &["method", "path", "body", "expectStatus"],
+        )?;
+        Ok(HttpCall {
+            method: fields.required("method")?,
+            path: fields.required("path")?,
+            body: fields.optional("body")?,
+            expect_status: fields.optional("expectStatus")?,
+        })
+    }
+}
+
+impl FromYaml for JobProbe {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<JobProbe, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct JobProbe",
+            &[
+                "application",
+                "submit",
+                "idPointer",
+                "poll",
+                "donePointer",
+                "doneValue",
+                "timeoutSeconds",
+            ],
+        )?;
+        Ok(JobProbe {
+            application: fields.required("application")?,
+            submit: fields.required("submit")?,
+            id_pointer: fields.required("idPointer")?,
+            poll: fields.required("poll")?,
+            done_pointer: fields.required("donePointer")?,
+            done_value: fields.required("doneValue")?,
+            timeout_seconds: fields.required("timeoutSeconds")?,
+        })
+    }
+}
+
+impl FromYaml for LogonProbe {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<LogonProbe, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct LogonProbe",
+            &[
+                "application",
+                "path",
+                "usernameFrom",
+                "passwordFrom",
+                "expectStatus",
+            ],
+        )?;
+        Ok(LogonProbe {
+            application: fields.required("application")?,
+            path: fields.required("path")?,
+            username_from: fields.required("usernameFrom")?,
+            password_from: fields.required("passwordFrom")?,
+            expect_status: fields.optional("expectStatus")?,
+        })
+    }
+}
+
+impl FromYaml for ProbeLimits {
+    fn from_yaml(value: &Value, path: &KeyPath) -> Result<ProbeLimits, TypedError> {
+        let fields = Fields::of(
+            value,
+            path,
+            "struct ProbeLimits",
+            &["errorRatio", "p99Ms", "windowSeconds"],
+        )?;
+        Ok(ProbeLimits {
+            error_ratio: fields.optional("errorRatio")?,
+            p99_ms: fields.optional("p99Ms")?,
+            window_seconds: fields.optional("windowSeconds")?,
+        })
     }
 }

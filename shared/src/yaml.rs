@@ -25,6 +25,8 @@ use crate::keypath::{KeyPath, Segment};
 use crate::limits::Limits;
 use crate::report::Finding;
 
+pub mod typed;
+
 /// A YAML value as the checks see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

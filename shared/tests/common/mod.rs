@@ -58,6 +58,7 @@ macro_rules! all_cases {
             manifest_dependency_cycle_names_the_cycle,
             manifest_container_fields_parse_and_each_rule_is_reported,
             manifest_container_unknown_field_names_line_and_column,
+            manifest_text_fields_read_as_written_and_wrong_types_located,
             manifest_probes_of_each_kind_parse,
             manifest_probe_unknown_field_names_line_and_column,
             manifest_probe_rules_each_reported,
@@ -663,6 +664,76 @@ pub fn manifest_container_unknown_field_names_line_and_column() {
         "{}",
         finding.message
     );
+}
+
+pub fn manifest_text_fields_read_as_written_and_wrong_types_located() {
+    // A whole number or a boolean where text is expected is its text.
+    let text = with_container(
+        "    container:
+      port: 8080
+      valuesFile: /etc/gateway/values.yaml
+      env:
+        - { name: GATEWAY_PORT, value: 8080 }
+        - name: GATEWAY_TLS
+          value: false
+",
+    );
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let manifest = package.unwrap().manifest;
+    let env = &manifest.applications[1].container.as_ref().unwrap().env;
+    assert_eq!(
+        (env[0].value.as_str(), env[1].value.as_str()),
+        ("8080", "false")
+    );
+
+    // An empty value is an empty list where one is expected, and empty text.
+    let empty = manifest_text("V5.1.2.04", &[], "probes:\n")
+        .replace("dependsOn: []", "dependsOn:")
+        .replace(
+            "    description: Metadata database host\n",
+            "    description:\n",
+        );
+    let (report, package) = check_version_package("version.yaml", empty.as_bytes(), &limits());
+    assert!(report.ok, "{report:#?}");
+    let manifest = package.unwrap().manifest;
+    assert!(manifest.applications[0].depends_on.is_empty() && manifest.probes.is_empty());
+    assert_eq!(manifest.config_items[0].description, "");
+
+    // A number with a fraction is not: `1.10` would read `1.1`. The finding names the key path and its line.
+    let text = text.replace("value: false", "value: 1.10");
+    let (report, package) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    assert!(package.is_none());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert_eq!(
+        finding.path.as_deref(),
+        Some("applications[1].container.env[1].value")
+    );
+    assert!(finding.message.contains("in quotes"), "{}", finding.message);
+    let line = text.lines().position(|l| l.contains("1.10")).unwrap() as u64 + 1;
+    assert_eq!(finding.line, Some(line), "{finding:#?}");
+    assert!(
+        finding
+            .message
+            .starts_with(&format!("version.yaml line {line}, column ")),
+        "{}",
+        finding.message
+    );
+
+    // A wrong type names what was found and what was expected, at its key.
+    let text = manifest_text("V5.1.2.04", &[], "").replacen("replicas: 2", "replicas: two", 1);
+    let (report, _) = check_version_package("version.yaml", text.as_bytes(), &limits());
+    let finding = rejected(&report, "manifest-invalid", "version.yaml");
+    assert_eq!(finding.path.as_deref(), Some("applications[0].replicas"));
+    assert!(
+        finding
+            .message
+            .contains("applications[0].replicas: invalid type: string \"two\", expected u32"),
+        "{}",
+        finding.message
+    );
+    let line = text.lines().position(|l| l.contains("two")).unwrap() as u64 + 1;
+    assert_eq!((finding.line, finding.column), (Some(line), Some(5)));
 }
 
 pub fn manifest_dependency_cycle_names_the_cycle() {
