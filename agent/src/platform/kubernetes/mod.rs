@@ -9,6 +9,7 @@
 //! the cluster is the journal: after a restart `adopt` reads where each ReplicaSet stands.
 
 mod objects;
+mod permissions;
 mod pods;
 #[cfg(test)]
 mod tests;
@@ -180,31 +181,48 @@ where
 }
 
 impl KubernetesPlatform {
-    /// Connects as every Kubernetes tool does, checks that the namespace exists and can be read, and starts the
-    /// watches of the product's pods and endpoints (waiting for their first list).
+    /// Connects as every Kubernetes tool does, checks that the namespace exists and that RBAC allows every call the
+    /// platform makes ([`permissions::NEEDED`]) before changing anything, and starts the watches of the product's
+    /// pods and endpoints (waiting for their first list).
     pub async fn connect(config: &KubernetesConfig) -> Result<KubernetesPlatform> {
-        let kube_config = match &config.kubeconfig {
+        // Which account the agent acts as, for the permission check's error when the server cannot say.
+        let (kube_config, credentials) = match &config.kubeconfig {
             Some(path) => {
                 let file = Kubeconfig::read_from(path).map_err(|e| PlatformError::Kubernetes {
                     action: "reading the kubeconfig".into(),
                     object: path.display().to_string(),
                     answer: chain(&e),
                 })?;
-                kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                    .await
-                    .map_err(|e| PlatformError::Kubernetes {
-                        action: "using the kubeconfig".into(),
-                        object: path.display().to_string(),
-                        answer: chain(&e),
-                    })?
+                let user = file
+                    .current_context
+                    .as_ref()
+                    .and_then(|current| file.contexts.iter().find(|c| &c.name == current))
+                    .and_then(|c| c.context.as_ref()?.user.clone())
+                    .unwrap_or_else(|| "of the current context".into());
+                let credentials = format!("user {user} of {}", path.display());
+                let kube_config =
+                    kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                        .await
+                        .map_err(|e| PlatformError::Kubernetes {
+                            action: "using the kubeconfig".into(),
+                            object: path.display().to_string(),
+                            answer: chain(&e),
+                        })?;
+                (kube_config, credentials)
             }
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| PlatformError::Kubernetes {
-                    action: "finding the cluster (in-cluster, KUBECONFIG, ~/.kube/config)".into(),
-                    object: "the kubeconfig".into(),
-                    answer: chain(&e),
-                })?,
+            None => {
+                let kube_config =
+                    kube::Config::infer()
+                        .await
+                        .map_err(|e| PlatformError::Kubernetes {
+                            action: "finding the cluster (in-cluster, KUBECONFIG, ~/.kube/config)"
+                                .into(),
+                            object: "the kubeconfig".into(),
+                            answer: chain(&e),
+                        })?;
+                let credentials = "the account kube found (in-cluster service account, KUBECONFIG or ~/.kube/config)";
+                (kube_config, credentials.to_string())
+            }
         };
         let server = kube_config.cluster_url.to_string();
         // rustls is built with both ring (kube's choice) and aws-lc-rs (the agent's TLS), so it cannot pick a
@@ -214,10 +232,20 @@ impl KubernetesPlatform {
         let client =
             Client::try_from(kube_config).map_err(|e| refused("connecting to", &server, e))?;
         let namespace = &config.namespace;
-        Api::<Namespace>::all(client.clone())
-            .get(namespace)
-            .await
-            .map_err(|e| refused("reading", format!("namespace {namespace} at {server}"), e))?;
+        // Reading the namespace first tells a missing namespace, wrong credentials and an unreachable server apart;
+        // a refusal is named by the permission check with every other verb RBAC refuses.
+        let read = Api::<Namespace>::all(client.clone()).get(namespace).await;
+        let forbidden = matches!(&read, Err(kube::Error::Api(status)) if status.code == 403);
+        match read {
+            Err(e) if !forbidden => {
+                return Err(refused(
+                    "reading",
+                    format!("namespace {namespace} at {server}"),
+                    e,
+                ));
+            }
+            _ => permissions::preflight(&client, namespace, &credentials).await?,
+        }
         let changed = watch::channel(0).0;
         let last_error = Arc::new(Mutex::new(None));
         let (pods, pod_watch) = reflect(

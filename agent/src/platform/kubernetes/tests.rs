@@ -8,7 +8,7 @@ use shared::limits::Limits;
 use shared::manifest::Application;
 
 use super::objects::{self, IN_TRAFFIC};
-use super::{SharedVolume, pods};
+use super::{SharedVolume, permissions, pods};
 use crate::platform::{Health, PlatformError, Release, ReplicaState};
 
 fn demo_app(name: &str) -> Application {
@@ -305,5 +305,182 @@ fn a_pod_says_its_node_and_why_it_is_not_ready_in_kubernetes_words() {
     assert_eq!(
         probe_passes.reason.as_deref(),
         Some("its readiness check passes, not in traffic yet")
+    );
+}
+
+/// The documents of a file in deploy/kubernetes/, by kind.
+fn deploy_objects(file: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let path = format!("{}/../deploy/kubernetes/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the deploy manifest");
+    serde_norway::Deserializer::from_str(&text)
+        .map(|doc| {
+            let value = serde_norway::Value::deserialize(doc).expect("YAML");
+            serde_json::to_value(value).expect("JSON-shaped YAML")
+        })
+        .collect()
+}
+
+fn of_kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+    let found: Vec<_> = objects.iter().filter(|o| o["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind}");
+    found[0]
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {value}"))
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
+        .collect()
+}
+
+#[test]
+fn the_role_in_deploy_grants_exactly_the_verbs_the_platform_uses() {
+    use std::collections::BTreeSet;
+    let objects = deploy_objects("rbac.yaml");
+    let role = of_kind(&objects, "Role");
+    let mut granted = BTreeSet::new();
+    for rule in role["rules"].as_array().expect("rules") {
+        assert!(rule.get("resourceNames").is_none(), "{rule}");
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                for verb in strings(&rule["verbs"]) {
+                    assert!(
+                        granted.insert((group.clone(), resource.clone(), verb)),
+                        "granted twice: {rule}"
+                    );
+                }
+            }
+        }
+    }
+    let needed: BTreeSet<_> = permissions::NEEDED
+        .iter()
+        .flat_map(|p| {
+            p.verbs
+                .iter()
+                .map(|v| (p.group.to_string(), p.resource.to_string(), v.to_string()))
+        })
+        .collect();
+    assert_eq!(granted, needed);
+    let account = of_kind(&objects, "ServiceAccount");
+    let binding = of_kind(&objects, "RoleBinding");
+    assert_eq!(binding["roleRef"]["kind"], "Role");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+            "namespace": account["metadata"]["namespace"]}])
+    );
+    for object in [role, binding] {
+        assert_eq!(
+            object["metadata"]["namespace"],
+            account["metadata"]["namespace"]
+        );
+    }
+}
+
+#[test]
+fn the_agents_deployment_runs_as_its_account_with_its_data_on_the_claim_and_tls() {
+    let account = of_kind(&deploy_objects("rbac.yaml"), "ServiceAccount").clone();
+    let objects = deploy_objects("agent.yaml");
+    let claim = of_kind(&objects, "PersistentVolumeClaim");
+    let deployment = of_kind(&objects, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
+    // The data directory the image names (scripts/k8s-cluster.sh builds it).
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/k8s-cluster.sh"
+    ))
+    .expect("scripts/k8s-cluster.sh");
+    let data_dir = script
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("AGENT_DATA_DIR="))
+        .map(|dir| dir.trim_end_matches('\''))
+        .expect("the agent image's AGENT_DATA_DIR");
+    let volumes = pod["volumes"].as_array().expect("volumes");
+    let volume_of = |mount: &serde_json::Value| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap_or_else(|| panic!("no volume for {mount}"))
+    };
+    let container = &pod["containers"][0];
+    let mounts = container["volumeMounts"].as_array().expect("mounts");
+    let data = mounts
+        .iter()
+        .find(|m| m["mountPath"] == data_dir)
+        .unwrap_or_else(|| panic!("nothing mounted at {data_dir}"));
+    assert_eq!(
+        volume_of(data)["persistentVolumeClaim"]["claimName"],
+        claim["metadata"]["name"]
+    );
+    // Each TLS file is in a Secret mounted read-only.
+    let args = strings(&container["args"]);
+    for flag in ["--tls-cert", "--tls-key"] {
+        let file = args
+            .iter()
+            .skip_while(|a| *a != flag)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{flag} in {args:?}"));
+        let mount = mounts
+            .iter()
+            .find(|m| file.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+            .unwrap_or_else(|| panic!("{file} is not mounted"));
+        assert_eq!(mount["readOnly"], true, "{mount}");
+        assert!(volume_of(mount)["secret"]["secretName"].is_string());
+    }
+    assert!(!args.iter().any(|a| a == "--insecure-http"));
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["path"], "/healthz", "{probe}");
+        assert_eq!(container[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
+    }
+    let service = of_kind(&objects, "Service");
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["template"]["metadata"]["labels"]
+    );
+    // The agent's own pod is not one of the product's (the platform watches those by this label).
+    assert!(
+        deployment["spec"]["template"]["metadata"]["labels"]
+            .get(objects::MANAGED_BY)
+            .is_none()
+    );
+}
+
+#[test]
+fn a_missing_permission_is_named_with_its_verbs_the_account_and_the_namespace() {
+    let [namespaces, pods, status, ..] = permissions::NEEDED;
+    let replicasets = permissions::NEEDED
+        .into_iter()
+        .find(|p| p.group == "apps")
+        .unwrap();
+    let denied = |permission, verb, answer: Option<&str>| permissions::Denied {
+        permission,
+        verb,
+        answer: answer.map(str::to_string),
+    };
+    let error = permissions::missing_permissions(
+        "user system:serviceaccount:shop:agent",
+        "shop",
+        &[
+            denied(replicasets, "delete", None),
+            denied(pods, "list", Some("")),
+            denied(pods, "watch", None),
+            denied(status, "patch", None),
+            denied(namespaces, "get", Some("no RBAC policy matched")),
+        ],
+    );
+    assert_eq!(
+        error.to_string(),
+        "checking the permissions of user system:serviceaccount:shop:agent in namespace shop: RBAC does not \
+         allow: get namespaces (Kubernetes: no RBAC policy matched); list, watch pods; patch pods/status; delete \
+         replicasets.apps; nothing was changed (deploy/kubernetes/rbac.yaml grants what the agent needs)"
     );
 }
