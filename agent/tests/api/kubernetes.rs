@@ -304,3 +304,85 @@ fn kubernetes_a_missing_namespace_and_wrong_credentials_are_named() {
         "{stderr}"
     );
 }
+
+/// The agent connecting with deploy/kubernetes/rbac.yaml's ServiceAccount, its Role missing one verb: it stops at
+/// once naming that verb and the namespace, and creates nothing.
+#[test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+fn kubernetes_a_verb_rbac_refuses_is_named_before_anything_changes() {
+    let kubeconfig = std::env::var("KUBECONFIG")
+        .expect("KUBECONFIG names the test cluster (source the cluster's run/env)");
+    let namespace = Namespace::create();
+    let ns = namespace.name.as_str();
+    let scratch = tempfile::tempdir().unwrap();
+    let rbac = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/kubernetes/rbac.yaml"
+    ))
+    .unwrap();
+    let full = "verbs: [create, get, list, patch, delete]";
+    assert!(rbac.contains(full), "the replicasets rule of rbac.yaml");
+    let limited = rbac
+        .replace("namespace: upgrade-manager", &format!("namespace: {ns}"))
+        .replace(full, "verbs: [create, get, list, patch]");
+    let file = scratch.path().join("rbac.yaml");
+    std::fs::write(&file, limited).unwrap();
+    kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    // Kubernetes 1.20 gives a ServiceAccount a token Secret by itself, shortly after it is created.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let token = loop {
+        let secret = kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "serviceaccount",
+            "upgrade-manager-agent",
+            "-o",
+            "jsonpath={.secrets[0].name}",
+        ]);
+        if !secret.is_empty() {
+            break kubectl(&[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                &secret,
+                "-o",
+                "go-template={{.data.token | base64decode}}",
+            ]);
+        }
+        assert!(Instant::now() < deadline, "no token for the ServiceAccount");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    let at = text.find("token: ").expect("a token in the kubeconfig") + "token: ".len();
+    let end = at + text[at..].find(['}', '\n']).unwrap();
+    let as_agent = scratch.path().join("agent.kubeconfig");
+    std::fs::write(&as_agent, format!("{}{token}{}", &text[..at], &text[end..])).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .args([
+            "serve",
+            "--platform",
+            "kubernetes",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--kubeconfig")
+        .arg(&as_agent)
+        .args(["--namespace", ns])
+        .arg("--data-dir")
+        .arg(scratch.path().join("data"))
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "in namespace {ns}: RBAC does not allow: delete replicasets.apps;"
+        )) && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    let created = kubectl(&["-n", ns, "get", "services,replicasets", "-o", "name"]);
+    assert_eq!(created.trim(), "", "nothing created");
+}

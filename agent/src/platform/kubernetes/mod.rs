@@ -234,17 +234,15 @@ impl KubernetesPlatform {
         let namespace = &config.namespace;
         // Reading the namespace first tells a missing namespace, wrong credentials and an unreachable server apart;
         // a refusal is named by the permission check with every other verb RBAC refuses.
-        let read = Api::<Namespace>::all(client.clone()).get(namespace).await;
-        let forbidden = matches!(&read, Err(kube::Error::Api(status)) if status.code == 403);
-        match read {
-            Err(e) if !forbidden => {
-                return Err(refused(
-                    "reading",
-                    format!("namespace {namespace} at {server}"),
-                    e,
-                ));
+        let object = format!("namespace {namespace} at {server}");
+        match Api::<Namespace>::all(client.clone()).get(namespace).await {
+            Ok(_) => permissions::preflight(&client, namespace, &credentials).await?,
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                permissions::preflight(&client, namespace, &credentials).await?;
+                // The reviews allowed what the request was refused (another authorizer): its own answer then.
+                return Err(refused("reading", object, kube::Error::Api(status)));
             }
-            _ => permissions::preflight(&client, namespace, &credentials).await?,
+            Err(e) => return Err(refused("reading", object, e)),
         }
         let changed = watch::channel(0).0;
         let last_error = Arc::new(Mutex::new(None));
