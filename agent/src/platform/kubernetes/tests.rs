@@ -321,6 +321,27 @@ fn deploy_objects(file: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Each object read as the Kubernetes type of its kind (a wrong shape fails here, not at `kubectl apply`).
+fn typed(objects: &[serde_json::Value]) {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
+    fn read<K: serde::de::DeserializeOwned>(object: &serde_json::Value) {
+        if let Err(e) = serde_json::from_value::<K>(object.clone()) {
+            panic!("{} {}: {e}", object["kind"], object["metadata"]["name"]);
+        }
+    }
+    for object in objects {
+        match object["kind"].as_str() {
+            Some("ServiceAccount") => read::<core::ServiceAccount>(object),
+            Some("Role") => read::<rbac::Role>(object),
+            Some("RoleBinding") => read::<rbac::RoleBinding>(object),
+            Some("PersistentVolumeClaim") => read::<core::PersistentVolumeClaim>(object),
+            Some("Deployment") => read::<apps::Deployment>(object),
+            Some("Service") => read::<core::Service>(object),
+            other => panic!("an object of kind {other:?} in deploy/kubernetes/"),
+        }
+    }
+}
+
 fn of_kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
     let found: Vec<_> = objects.iter().filter(|o| o["kind"] == kind).collect();
     assert_eq!(found.len(), 1, "one {kind}");
@@ -340,6 +361,7 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
 fn the_role_in_deploy_grants_exactly_the_verbs_the_platform_uses() {
     use std::collections::BTreeSet;
     let objects = deploy_objects("rbac.yaml");
+    typed(&objects);
     let role = of_kind(&objects, "Role");
     let mut granted = BTreeSet::new();
     for rule in role["rules"].as_array().expect("rules") {
@@ -385,6 +407,8 @@ fn the_role_in_deploy_grants_exactly_the_verbs_the_platform_uses() {
 fn the_agents_deployment_runs_as_its_account_with_its_data_on_the_claim_and_tls() {
     let account = of_kind(&deploy_objects("rbac.yaml"), "ServiceAccount").clone();
     let objects = deploy_objects("agent.yaml");
+    typed(&objects);
+    typed(&deploy_objects("shared-volume.yaml"));
     let claim = of_kind(&objects, "PersistentVolumeClaim");
     let deployment = of_kind(&objects, "Deployment");
     assert_eq!(deployment["spec"]["replicas"], 1);
