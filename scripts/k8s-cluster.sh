@@ -115,6 +115,10 @@ build() {
 # The agent and demo-app as static musl binaries, and the console's release build when trunk is installed.
 build_binaries() {
   local started=$SECONDS
+  if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+    log "adding the x86_64-unknown-linux-musl target"
+    rustup target add x86_64-unknown-linux-musl >&2
+  fi
   (cd "$REPO" && CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_DIR=$MUSL_TARGET \
     cargo build --release --locked --target x86_64-unknown-linux-musl -p agent -p demo --bins) >&2
   if command -v trunk >/dev/null && command -v wasm-bindgen >/dev/null; then
