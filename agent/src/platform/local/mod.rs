@@ -434,3 +434,25 @@ pub async fn stop_product(data_dir: &Path, grace: Duration) -> Result<bool> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_supervisor_socket_another_user_owns_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::prepare(dir.path()).unwrap();
+        let _listener = std::os::unix::net::UnixListener::bind(&paths.socket).unwrap();
+        nix::unistd::chown(&paths.socket, Some(nix::unistd::Uid::from_raw(65534)), None)
+            .expect("giving the socket to uid 65534 needs root (the tests run as root)");
+        let error = connect_blocking(&paths).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "{} belongs to uid 65534, not to this user: refused",
+                paths.socket.display()
+            )),
+            "{error}"
+        );
+    }
+}
