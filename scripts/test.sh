@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check and test: fmt, clippy (native and wasm32), the native tests,
-# the API against its description (schemathesis), the wasm tests in headless Chromium, the console build, and the
-# end-to-end browser tests.
+# the API against its description (schemathesis), the wasm tests in headless Chromium, the console build, the
+# end-to-end browser tests, and the Kubernetes platform's tests on a real one-node cluster (scripts/k8s-cluster.sh,
+# docs/kubernetes.md; its slow builds are cached under /var/cache/upgrade-manager).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -36,3 +37,13 @@ trunk build --offline
 
 step "end-to-end tests in headless Chromium"
 cargo nextest run -p system-tests --locked --run-ignored only --no-tests=fail
+
+step "cluster tests on a real Kubernetes cluster"
+# One `up` for every scenario; `down` however the tests end, leaving no process, mount, rule or setting behind.
+trap 'scripts/k8s-cluster.sh down' EXIT
+scripts/k8s-cluster.sh up
+# shellcheck disable=SC1091 # written by `up`: KUBECONFIG, the cluster's Docker, kubectl first in PATH
+source "${K8S_CACHE_DIR:-/var/cache/upgrade-manager/k8s}/run/env"
+cargo nextest run -p agent --test api --locked --run-ignored only -E 'test(/^kubernetes::/)' --no-tests=fail
+trap - EXIT
+scripts/k8s-cluster.sh down
