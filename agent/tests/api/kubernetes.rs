@@ -1,7 +1,8 @@
 //! The Kubernetes platform on a real cluster (ignored by default: it needs `scripts/k8s-cluster.sh up`, see
-//! docs/kubernetes.md). The agent runs outside the cluster with the kubeconfig `up` printed, deploys the demo
-//! product V5.1.2.02 into a namespace of its own, and upgrades it to V5.1.2.04 without downtime while a light load
-//! goes through the DataService's NodePort on 127.0.0.1: no call may fail, and every job stays retrievable.
+//! docs/kubernetes.md). The agent runs outside the cluster with the kubeconfig `up` printed and deploys the demo
+//! product V5.1.2.02 into a namespace of its own; then each test upgrades it to V5.1.2.04: without downtime while a
+//! light load goes through the DataService's NodePort on 127.0.0.1 (no call may fail, and every job stays
+//! retrievable), and to a release whose image is missing (rolled back, still no failed call).
 //!
 //! Run: `source /var/cache/upgrade-manager/k8s/run/env && cargo nextest run -p agent --test api kubernetes
 //! --run-ignored only` (`KUBECONFIG` must name the cluster; `kubectl` must be in PATH).
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shared::api::UpgradeStatus;
 
-use crate::support::{Agent, Options, UpgradeForm};
+use shared::api::UpgradeDetail;
+
+use crate::support::{Agent, Client, Options, UpgradeForm};
 
 /// A namespace (and the node directory of the product's shared volume) for one test, removed however it ends.
 struct Namespace {
@@ -55,8 +58,8 @@ fn kubectl(args: &[&str]) -> String {
 }
 
 /// Waits (at most `within`) until every application of the cluster view has its desired replicas, all ready, on
-/// `version`; returns the view.
-async fn wait_all_ready(admin: &crate::support::Client, version: &str, within: Duration) -> Value {
+/// `version` (on any when `None`); returns the view.
+async fn wait_all_ready(admin: &Client, version: Option<&str>, within: Duration) -> Value {
     let deadline = Instant::now() + within;
     loop {
         let cluster = admin.get_json("/api/v1/cluster").await;
@@ -70,14 +73,14 @@ async fn wait_all_ready(admin: &crate::support::Client, version: &str, within: D
                 replicas.len() as u64 == app["desired_replicas"].as_u64().unwrap_or(0)
                     && replicas
                         .iter()
-                        .all(|r| r["ready"] == true && r["version"] == version)
+                        .all(|r| r["ready"] == true && version.is_none_or(|v| r["version"] == v))
             });
         if settled {
             return cluster;
         }
         assert!(
             Instant::now() < deadline,
-            "not all applications ready on {version} within {within:?}: {cluster:#}"
+            "not all applications ready on {version:?} within {within:?}: {cluster:#}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -135,9 +138,17 @@ async fn load(address: String, stop: tokio::sync::watch::Receiver<bool>) -> Load
     seen
 }
 
-#[tokio::test]
-#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
-async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
+/// The agent on the test cluster with the demo product V5.1.2.02 deployed and ready in a namespace of its own,
+/// V5.1.2.04 and V5.2.0.01 imported. The agent stops before the namespace goes.
+struct OnCluster {
+    admin: Client,
+    /// The DataService's stable address (a NodePort on 127.0.0.1).
+    dataservice: String,
+    _agent: Agent,
+    namespace: Namespace,
+}
+
+async fn deploy() -> OnCluster {
     let kubeconfig = std::env::var("KUBECONFIG")
         .expect("KUBECONFIG names the test cluster (source the cluster's run/env)");
     let namespace = Namespace::create();
@@ -160,7 +171,7 @@ async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
     })
     .await;
     let admin = agent.admin().await;
-    let cluster = wait_all_ready(&admin, "V5.1.2.02", Duration::from_secs(180)).await;
+    let cluster = wait_all_ready(&admin, Some("V5.1.2.02"), Duration::from_secs(180)).await;
     let dataservice = cluster["applications"]
         .as_array()
         .and_then(|apps| apps.iter().find(|a| a["name"] == "dataservice"))
@@ -173,24 +184,41 @@ async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
     );
     let pods = kubectl(&["get", "pods", "-n", &namespace.name, "-o", "name"]);
     assert_eq!(pods.lines().count(), 7, "{pods}");
-
     admin.import_demo_versions().await;
+    OnCluster {
+        admin,
+        dataservice,
+        _agent: agent,
+        namespace,
+    }
+}
+
+/// Waits (at most `within`) until upgrade `id` no longer runs; returns its record.
+async fn wait_ended(admin: &Client, id: i64, within: Duration) -> UpgradeDetail {
+    let deadline = Instant::now() + within;
+    loop {
+        let record = admin.upgrade(id).await;
+        if record.summary.status != UpgradeStatus::Running {
+            return record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "upgrade {id} still running after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
+    let on = deploy().await;
+    let (admin, dataservice, namespace) = (&on.admin, &on.dataservice, &on.namespace);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let load = tokio::spawn(load(dataservice.clone(), stopped));
     let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
     // Seven replica steps, each a pod started, routed in, and an old one drained (3 s linger, then its jobs).
-    let deadline = Instant::now() + Duration::from_secs(480);
-    let record = loop {
-        let record = admin.upgrade(id).await;
-        if record.summary.status != UpgradeStatus::Running {
-            break record;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "upgrade {id} still running after 480 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let record = wait_ended(admin, id, Duration::from_secs(480)).await;
     stop.send_replace(true);
     for step in &record.steps {
         println!("step {step:?}");
@@ -207,11 +235,21 @@ async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
         "failed calls: {:?}",
         load.failures
     );
-    wait_all_ready(&admin, "V5.1.2.04", Duration::from_secs(30)).await;
+    wait_all_ready(admin, Some("V5.1.2.04"), Duration::from_secs(30)).await;
+    assert_jobs_done(dataservice, &load.jobs).await;
+    assert_one_release_left(namespace, "v5-1-2-04");
+    println!(
+        "{} calls, {} jobs, no failure; upgrade took {:?}",
+        load.calls,
+        load.jobs.len(),
+        record.summary.finished_at
+    );
+}
 
-    // Every job is retrievable through the stable address, whichever pod ran it, and finishes.
+/// Every job is retrievable through the stable address, whichever pod ran it, and finishes.
+async fn assert_jobs_done(dataservice: &str, jobs: &[String]) {
     let http = reqwest::Client::new();
-    for job in &load.jobs {
+    for job in jobs {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let answer: Value = http
@@ -229,10 +267,13 @@ async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    // One ReplicaSet per application remains, on the new release; the old ones and their Secret are gone.
+}
+
+/// One ReplicaSet per application remains, on `release` (`v5-1-2-04`); the others and their Secrets are gone.
+fn assert_one_release_left(namespace: &Namespace, release: &str) {
     let sets = kubectl(&["get", "replicasets", "-n", &namespace.name, "-o", "name"]);
     assert_eq!(sets.lines().count(), 3, "{sets}");
-    assert!(sets.lines().all(|s| s.contains("v5-1-2-04")), "{sets}");
+    assert!(sets.lines().all(|s| s.contains(release)), "{sets}");
     let secrets = kubectl(&[
         "get",
         "secrets",
@@ -244,11 +285,73 @@ async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
         "app.kubernetes.io/managed-by=upgrade-manager",
     ]);
     assert_eq!(secrets.lines().count(), 1, "{secrets}");
+}
+
+/// The demo's V5.1.2.04 package with its DataService image renamed to one no node has: with `imagePullPolicy:
+/// Never`, its pods wait in `ErrImageNeverPull`.
+fn package_with_missing_dataservice_image() -> Vec<u8> {
+    let source = crate::support::demo("versions/src/V5.1.2.04");
+    let template = demo::pack::files_under(&source.join("product").join(demo::pack::PRODUCT))
+        .expect("the demo's chart");
+    let manifest = std::fs::read_to_string(source.join("version.yaml")).expect("version.yaml");
+    let image = "registry.example.com/dataphin/dataservice:5.1.2.04";
+    assert!(manifest.contains(image), "the DataService's image");
+    let manifest = manifest.replace(image, &format!("{image}-not-built"));
+    let mut entries: std::collections::BTreeMap<String, Vec<u8>> = template
+        .iter()
+        .map(|(path, bytes)| {
+            (
+                format!("product/{}/{path}", demo::pack::PRODUCT),
+                bytes.clone(),
+            )
+        })
+        .collect();
+    entries.insert(
+        "version.yaml".into(),
+        demo::pack::with_template_section(&manifest, &template).into_bytes(),
+    );
+    demo::pack::stored_zip(&entries)
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_a_release_whose_image_is_missing_is_rolled_back_without_a_failed_call() {
+    let on = deploy().await;
+    let (admin, dataservice, namespace) = (&on.admin, &on.dataservice, &on.namespace);
+    let (status, body) = admin
+        .import_zip(package_with_missing_dataservice_image())
+        .await;
+    assert_eq!(status, 200, "the package replaced: {body}");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(load(dataservice.clone(), stopped));
+    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    // Metadata's two steps, the DataService's first pod reported at once, then metadata rolled back.
+    let record = wait_ended(admin, id, Duration::from_secs(300)).await;
+    stop.send_replace(true);
+    let load = load.await.expect("the load");
+    assert_eq!(
+        record.summary.status,
+        UpgradeStatus::RolledBack,
+        "{record:?}"
+    );
+    let reason = record.summary.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("ErrImageNeverPull") && reason.contains("dataservice-v5-1-2-04-"),
+        "the reason names the pod and Kubernetes' reason: {reason}"
+    );
+    assert!(load.calls > 50, "{load:?}");
+    assert!(
+        load.failures.is_empty(),
+        "failed calls: {:?}",
+        load.failures
+    );
+    wait_all_ready(admin, Some("V5.1.2.02"), Duration::from_secs(30)).await;
+    assert_jobs_done(dataservice, &load.jobs).await;
+    assert_one_release_left(namespace, "v5-1-2-02");
     println!(
-        "{} calls, {} jobs, no failure; upgrade took {:?}",
+        "{} calls, {} jobs, no failure; rolled back: {reason}",
         load.calls,
-        load.jobs.len(),
-        record.summary.finished_at
+        load.jobs.len()
     );
 }
 

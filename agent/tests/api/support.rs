@@ -438,11 +438,16 @@ impl Client {
 
     /// Uploads a demo version package; returns status and body.
     pub async fn import(&self, file: &str) -> (u16, Value) {
+        self.import_zip(demo_bytes(file)).await
+    }
+
+    /// Uploads a version package's bytes; returns status and body.
+    pub async fn import_zip(&self, package: Vec<u8>) -> (u16, Value) {
         let response = self
             .http
             .post(self.at("/api/v1/versions"))
             .header("content-type", "application/zip")
-            .body(demo_bytes(file))
+            .body(package)
             .send()
             .await
             .expect("POST /api/v1/versions");
