@@ -2,7 +2,8 @@
 //! docs/kubernetes.md). The agent runs outside the cluster with the kubeconfig `up` printed and deploys the demo
 //! product V5.1.2.02 into a namespace of its own; then each test upgrades it to V5.1.2.04: without downtime while a
 //! light load goes through the DataService's NodePort on 127.0.0.1 (no call may fail, and every job stays
-//! retrievable), and to a release whose image is missing (rolled back, still no failed call).
+//! retrievable), to a release whose image is missing (rolled back, still no failed call), and stopped then
+//! retried.
 //!
 //! Run: `source /var/cache/upgrade-manager/k8s/run/env && cargo nextest run -p agent --test api kubernetes
 //! --run-ignored only` (`KUBECONFIG` must name the cluster; `kubectl` must be in PATH).
@@ -352,6 +353,94 @@ async fn kubernetes_a_release_whose_image_is_missing_is_rolled_back_without_a_fa
         "{} calls, {} jobs, no failure; rolled back: {reason}",
         load.calls,
         load.jobs.len()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_force_stop_then_retry_finishes_skipping_what_is_on_target() {
+    let on = deploy().await;
+    let (admin, namespace) = (&on.admin, &on.namespace);
+    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    // Stop once metadata's first replica step is done: the step running then finishes, nothing after it starts.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let record = admin.upgrade(id).await;
+        let done = record
+            .steps
+            .iter()
+            .filter(|s| s.application == "metadata" && s.status == "done")
+            .count();
+        if done > 0 {
+            break;
+        }
+        assert!(
+            record.summary.status == UpgradeStatus::Running && Instant::now() < deadline,
+            "no metadata step done within 120 s: {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stop = admin
+        .http
+        .post(admin.at(&format!("/api/v1/upgrades/{id}/stop")))
+        .send()
+        .await
+        .expect("stop");
+    assert_eq!(stop.status(), 202);
+    let stopped = wait_ended(admin, id, Duration::from_secs(120)).await;
+    assert_eq!(
+        stopped.summary.status,
+        UpgradeStatus::Stopped,
+        "{stopped:?}"
+    );
+    let cluster = wait_all_ready(admin, None, Duration::from_secs(30)).await;
+    let versions = |app: &str| -> Vec<String> {
+        cluster["applications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["name"] == app)
+            .flat_map(|a| a["replicas"].as_array().cloned().unwrap_or_default())
+            .filter_map(|r| r["version"].as_str().map(String::from))
+            .collect()
+    };
+    assert!(
+        versions("metadata").iter().any(|v| v == "V5.1.2.04"),
+        "metadata began its upgrade: {cluster:#}"
+    );
+    assert!(
+        versions("web").iter().all(|v| v == "V5.1.2.02"),
+        "web not touched: {cluster:#}"
+    );
+
+    let retry = admin
+        .http
+        .post(admin.at(&format!("/api/v1/upgrades/{id}/retry")))
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(retry.status(), 202);
+    let retry: Value = retry.json().await.expect("body");
+    let retry_id = retry["id"].as_i64().expect("id");
+    let finished = wait_ended(admin, retry_id, Duration::from_secs(480)).await;
+    assert_eq!(
+        finished.summary.status,
+        UpgradeStatus::Succeeded,
+        "{finished:?}"
+    );
+    assert_eq!(finished.summary.retry_of, Some(id));
+    // The replica already on V5.1.2.04 is not started again: metadata needs one new pod, not two.
+    let metadata_starts = finished
+        .steps
+        .iter()
+        .filter(|s| s.application == "metadata" && s.action == "start")
+        .count();
+    assert!(metadata_starts <= 1, "{:?}", finished.steps);
+    wait_all_ready(admin, Some("V5.1.2.04"), Duration::from_secs(30)).await;
+    assert_one_release_left(namespace, "v5-1-2-04");
+    println!(
+        "stopped at {:?}, retry finished at {:?}",
+        stopped.summary.finished_at, finished.summary.finished_at
     );
 }
 
