@@ -2,8 +2,8 @@
 //! docs/kubernetes.md). The agent runs outside the cluster with the kubeconfig `up` printed and deploys the demo
 //! product V5.1.2.02 into a namespace of its own; then each test upgrades it to V5.1.2.04: without downtime while a
 //! light load goes through the DataService's NodePort on 127.0.0.1 (no call may fail, and every job stays
-//! retrievable), to a release whose image is missing (rolled back, still no failed call), and stopped then
-//! retried.
+//! retrievable), to a release whose image is missing (rolled back, still no failed call), stopped and retried, and
+//! in downtime mode.
 //!
 //! Run: `source /var/cache/upgrade-manager/k8s/run/env && cargo nextest run -p agent --test api kubernetes
 //! --run-ignored only` (`KUBECONFIG` must name the cluster; `kubectl` must be in PATH).
@@ -441,6 +441,37 @@ async fn kubernetes_force_stop_then_retry_finishes_skipping_what_is_on_target() 
     println!(
         "stopped at {:?}, retry finished at {:?}",
         stopped.summary.finished_at, finished.summary.finished_at
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_downtime_upgrade_finishes_and_measures_the_downtime() {
+    let on = deploy().await;
+    let (admin, namespace) = (&on.admin, &on.namespace);
+    let id = admin
+        .start_upgrade(&UpgradeForm {
+            mode: "downtime",
+            ..UpgradeForm::rolling()
+        })
+        .await;
+    let record = wait_ended(admin, id, Duration::from_secs(300)).await;
+    assert_eq!(
+        record.summary.status,
+        UpgradeStatus::Succeeded,
+        "{record:?}"
+    );
+    wait_all_ready(admin, Some("V5.1.2.04"), Duration::from_secs(30)).await;
+    assert_one_release_left(namespace, "v5-1-2-04");
+    let downtime = record
+        .availability
+        .as_ref()
+        .and_then(|a| a.downtime_seconds)
+        .unwrap_or_else(|| panic!("the downtime measured: {:?}", record.availability));
+    assert!(downtime > 0.0, "{downtime}");
+    println!(
+        "downtime {downtime:.1} s; finished at {:?}",
+        record.summary.finished_at
     );
 }
 

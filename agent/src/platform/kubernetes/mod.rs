@@ -90,6 +90,9 @@ pub struct KubernetesPlatform {
     changed: watch::Sender<u64>,
     /// Application → stable address, once exposed.
     addresses: Mutex<HashMap<String, String>>,
+    /// Held from counting a ReplicaSet's pods to naming the new one: replicas started together (downtime mode) each
+    /// get their own pod, not the first one that appeared.
+    starting: tokio::sync::Mutex<()>,
     /// The tasks driving the watches, stopped with the platform.
     watches: Vec<JoinHandle<()>>,
 }
@@ -263,6 +266,7 @@ impl KubernetesPlatform {
             endpoints: endpoints.clone(),
             changed,
             addresses: Mutex::new(HashMap::new()),
+            starting: tokio::sync::Mutex::new(()),
             watches: vec![pod_watch, endpoint_watch],
         };
         let listed = async {
@@ -513,6 +517,7 @@ impl Platform for KubernetesPlatform {
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(e) => return Err(refused("creating", format!("replicaset {name}"), e)),
         }
+        let _one_at_a_time = self.starting.lock().await;
         let before: Vec<String> = pods::of_set(&self.pods.state(), &name);
         self.scale(&name, |n| n + 1).await?;
         let mut started = None;
