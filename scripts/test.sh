@@ -44,6 +44,8 @@ trap 'scripts/k8s-cluster.sh down' EXIT
 scripts/k8s-cluster.sh up
 # shellcheck disable=SC1091 # written by `up`: KUBECONFIG, the cluster's Docker, kubectl first in PATH
 source "${K8S_CACHE_DIR:-/var/cache/upgrade-manager/k8s}/run/env"
-cargo nextest run -p agent --test api --locked --run-ignored only -E 'test(/^kubernetes::/)' --no-tests=fail
+# One scenario at a time: they share the one node, and each measures its own upgrade under load.
+cargo nextest run -p agent --test api --locked --run-ignored only --test-threads 1 -E 'test(/^kubernetes::/)' \
+  --no-tests=fail
 trap - EXIT
 scripts/k8s-cluster.sh down
