@@ -11,11 +11,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::api::UpgradeStatus;
 
 use shared::api::UpgradeDetail;
 
+use crate::load::{Load, LoadReport, unfinished_jobs};
 use crate::support::{Agent, Client, Options, UpgradeForm};
 
 /// A namespace (and the node directory of the product's shared volume) for one test, removed however it ends.
@@ -87,57 +88,9 @@ async fn wait_all_ready(admin: &Client, version: Option<&str>, within: Duration)
     }
 }
 
-/// What the load saw.
-#[derive(Debug, Default)]
-struct Load {
-    calls: u64,
-    failures: Vec<String>,
-    jobs: Vec<String>,
-}
-
-/// 20 calls a second to the DataService (a query; every fifth a job), each on a new connection, until `stop`.
-async fn load(address: String, stop: tokio::sync::watch::Receiver<bool>) -> Load {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-    let mut seen = Load::default();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    // Bounded: at most 10 minutes of load whatever happens.
-    for n in 0..12_000u64 {
-        if *stop.borrow() {
-            break;
-        }
-        tick.tick().await;
-        seen.calls += 1;
-        let answer = if n % 5 == 4 {
-            http.post(format!("{address}/api/jobs"))
-                .json(&json!({"input": format!("job {n}")}))
-                .send()
-                .await
-        } else {
-            http.get(format!("{address}/api/query?q=k8s{n}"))
-                .send()
-                .await
-        };
-        match answer {
-            Ok(response) if response.status().is_success() => {
-                if n % 5 == 4
-                    && let Ok(body) = response.json::<Value>().await
-                    && let Some(id) = body["id"].as_str()
-                {
-                    seen.jobs.push(id.to_string());
-                }
-            }
-            Ok(response) => seen
-                .failures
-                .push(format!("call {n}: {}", response.status())),
-            Err(e) => seen.failures.push(format!("call {n}: {e}")),
-        }
-    }
-    seen
-}
+/// The steady mixed load of the cluster tests, in requests a second (a quarter each: queries, job submissions, job
+/// polls, logons); three control-plane processes share the machine's two cores with it.
+const RATE: u32 = 100;
 
 /// The agent on the test cluster with the demo product V5.1.2.02 deployed and ready in a namespace of its own,
 /// V5.1.2.04 and V5.2.0.01 imported. The agent stops before the namespace goes.
@@ -145,8 +98,54 @@ struct OnCluster {
     admin: Client,
     /// The DataService's stable address (a NodePort on 127.0.0.1).
     dataservice: String,
-    _agent: Agent,
+    /// The web application's stable address, where users log on.
+    web: String,
+    agent: Agent,
     namespace: Namespace,
+}
+
+impl OnCluster {
+    /// The steady mixed load through the stable addresses, a new connection per call (so that the calls spread over
+    /// the pods behind the NodePort, as many clients' would).
+    fn load(&self) -> Load {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Load::start_with(http, self.dataservice.clone(), self.web.clone(), RATE)
+    }
+
+    /// What an upgrade under the load must end with: `status`, not one failed call, every job's result
+    /// retrievable through the stable address, every application ready on `version`, and only that release's
+    /// ReplicaSets and Secret left.
+    async fn assert_ended_without_a_failed_call(
+        &self,
+        record: &UpgradeDetail,
+        status: UpgradeStatus,
+        load: &LoadReport,
+        version: &str,
+    ) {
+        assert_eq!(record.summary.status, status, "{record:?}");
+        assert!(load.requests > 100, "the load ran: {} calls", load.requests);
+        assert!(
+            load.failures.is_empty(),
+            "{} failed calls of {}: {:?}",
+            load.failures.len(),
+            load.requests,
+            load.failures
+        );
+        wait_all_ready(&self.admin, Some(version), Duration::from_secs(30)).await;
+        let unfinished = unfinished_jobs(&self.dataservice, &load.jobs).await;
+        assert!(unfinished.is_empty(), "jobs not done: {unfinished:?}");
+        assert_one_release_left(&self.namespace, &version.to_lowercase().replace('.', "-"));
+        println!(
+            "{} calls at {RATE}/s, {} jobs done, no failure; {status:?} at {:?}",
+            load.requests,
+            load.jobs.len(),
+            record.summary.finished_at
+        );
+    }
 }
 
 async fn deploy() -> OnCluster {
@@ -173,23 +172,29 @@ async fn deploy() -> OnCluster {
     .await;
     let admin = agent.admin().await;
     let cluster = wait_all_ready(&admin, Some("V5.1.2.02"), Duration::from_secs(180)).await;
-    let dataservice = cluster["applications"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["name"] == "dataservice"))
-        .and_then(|a| a["address"].as_str())
-        .expect("the DataService's stable address")
-        .to_string();
-    assert!(
-        dataservice.starts_with("http://127.0.0.1:3"),
-        "a NodePort on 127.0.0.1: {dataservice}"
-    );
+    let address = |name: &str| {
+        cluster["applications"]
+            .as_array()
+            .and_then(|apps| apps.iter().find(|a| a["name"] == name))
+            .and_then(|a| a["address"].as_str())
+            .unwrap_or_else(|| panic!("the {name}'s stable address: {cluster:#}"))
+            .to_string()
+    };
+    let (dataservice, web) = (address("dataservice"), address("web"));
+    for at in [&dataservice, &web] {
+        assert!(
+            at.starts_with("http://127.0.0.1:3"),
+            "a NodePort on 127.0.0.1: {at}"
+        );
+    }
     let pods = kubectl(&["get", "pods", "-n", &namespace.name, "-o", "name"]);
     assert_eq!(pods.lines().count(), 7, "{pods}");
     admin.import_demo_versions().await;
     OnCluster {
         admin,
         dataservice,
-        _agent: agent,
+        web,
+        agent,
         namespace,
     }
 }
@@ -214,60 +219,16 @@ async fn wait_ended(admin: &Client, id: i64, within: Duration) -> UpgradeDetail 
 #[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
 async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
     let on = deploy().await;
-    let (admin, dataservice, namespace) = (&on.admin, &on.dataservice, &on.namespace);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let load = tokio::spawn(load(dataservice.clone(), stopped));
-    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    let load = on.load();
+    let id = on.admin.start_upgrade(&UpgradeForm::rolling()).await;
     // Seven replica steps, each a pod started, routed in, and an old one drained (3 s linger, then its jobs).
-    let record = wait_ended(admin, id, Duration::from_secs(480)).await;
-    stop.send_replace(true);
+    let record = wait_ended(&on.admin, id, Duration::from_secs(480)).await;
+    let load = load.finish().await;
     for step in &record.steps {
         println!("step {step:?}");
     }
-    let load = load.await.expect("the load");
-    assert_eq!(
-        record.summary.status,
-        UpgradeStatus::Succeeded,
-        "{record:?}"
-    );
-    assert!(load.calls > 100, "{load:?}");
-    assert!(
-        load.failures.is_empty(),
-        "failed calls: {:?}",
-        load.failures
-    );
-    wait_all_ready(admin, Some("V5.1.2.04"), Duration::from_secs(30)).await;
-    assert_jobs_done(dataservice, &load.jobs).await;
-    assert_one_release_left(namespace, "v5-1-2-04");
-    println!(
-        "{} calls, {} jobs, no failure; upgrade took {:?}",
-        load.calls,
-        load.jobs.len(),
-        record.summary.finished_at
-    );
-}
-
-/// Every job is retrievable through the stable address, whichever pod ran it, and finishes.
-async fn assert_jobs_done(dataservice: &str, jobs: &[String]) {
-    let http = reqwest::Client::new();
-    for job in jobs {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer: Value = http
-                .get(format!("{dataservice}/api/jobs/{job}"))
-                .send()
-                .await
-                .expect("job")
-                .json()
-                .await
-                .expect("json");
-            if answer["status"] == "done" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "job {job} not done: {answer}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    on.assert_ended_without_a_failed_call(&record, UpgradeStatus::Succeeded, &load, "V5.1.2.04")
+        .await;
 }
 
 /// One ReplicaSet per application remains, on `release` (`v5-1-2-04`); the others and their Secrets are gone.
@@ -318,42 +279,89 @@ fn package_with_missing_dataservice_image() -> Vec<u8> {
 #[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
 async fn kubernetes_a_release_whose_image_is_missing_is_rolled_back_without_a_failed_call() {
     let on = deploy().await;
-    let (admin, dataservice, namespace) = (&on.admin, &on.dataservice, &on.namespace);
-    let (status, body) = admin
+    let (status, body) = on
+        .admin
         .import_zip(package_with_missing_dataservice_image())
         .await;
     assert_eq!(status, 200, "the package replaced: {body}");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let load = tokio::spawn(load(dataservice.clone(), stopped));
-    let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
+    let load = on.load();
+    let id = on.admin.start_upgrade(&UpgradeForm::rolling()).await;
     // Metadata's two steps, the DataService's first pod reported at once, then metadata rolled back.
-    let record = wait_ended(admin, id, Duration::from_secs(300)).await;
-    stop.send_replace(true);
-    let load = load.await.expect("the load");
-    assert_eq!(
-        record.summary.status,
-        UpgradeStatus::RolledBack,
-        "{record:?}"
-    );
+    let record = wait_ended(&on.admin, id, Duration::from_secs(300)).await;
+    let load = load.finish().await;
     let reason = record.summary.reason.clone().unwrap_or_default();
     assert!(
         reason.contains("ErrImageNeverPull") && reason.contains("dataservice-v5-1-2-04-"),
         "the reason names the pod and Kubernetes' reason: {reason}"
     );
-    assert!(load.calls > 50, "{load:?}");
+    on.assert_ended_without_a_failed_call(&record, UpgradeStatus::RolledBack, &load, "V5.1.2.02")
+        .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_a_release_that_crashes_is_rolled_back_without_a_failed_call() {
+    let on = deploy().await;
+    let load = on.load();
+    // Every new web pod exits with status 3 0.45 s after it starts.
+    let crashing = UpgradeForm {
+        config: "config/standard-V5.1.2.04-crash.yaml",
+        ..UpgradeForm::rolling()
+    };
+    let id = on.admin.start_upgrade(&crashing).await;
+    let record = wait_ended(&on.admin, id, Duration::from_secs(300)).await;
+    let load = load.finish().await;
+    let reason = record.summary.reason.clone().unwrap_or_default();
     assert!(
-        load.failures.is_empty(),
-        "failed calls: {:?}",
-        load.failures
+        reason.contains("web-v5-1-2-04-") && reason.contains("exited with status 3"),
+        "the reason names the pod and how its container ended: {reason}"
     );
-    wait_all_ready(admin, Some("V5.1.2.02"), Duration::from_secs(30)).await;
-    assert_jobs_done(dataservice, &load.jobs).await;
-    assert_one_release_left(namespace, "v5-1-2-02");
-    println!(
-        "{} calls, {} jobs, no failure; rolled back: {reason}",
-        load.calls,
-        load.jobs.len()
+    on.assert_ended_without_a_failed_call(&record, UpgradeStatus::RolledBack, &load, "V5.1.2.02")
+        .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/k8s-cluster.sh up (docs/kubernetes.md)"]
+async fn kubernetes_the_agent_killed_mid_upgrade_finishes_the_run_after_its_restart() {
+    let mut on = deploy().await;
+    let load = on.load();
+    let id = on.admin.start_upgrade(&UpgradeForm::rolling()).await;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let record = on.admin.upgrade(id).await;
+        assert_eq!(
+            record.summary.status,
+            UpgradeStatus::Running,
+            "killed too late: {record:?}"
+        );
+        if record.summary.progress.done >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upgrade made no progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = on.admin.all_logs(id).await;
+    on.agent.kill();
+    // The product answers while the agent is down: the load goes on, and its calls are checked at the end.
+    let pods = kubectl(&["get", "pods", "-n", &on.namespace.name, "-o", "wide"]);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    on.agent.restart();
+    on.admin = on.agent.admin().await;
+    let record = wait_ended(&on.admin, id, Duration::from_secs(480)).await;
+    let load = load.finish().await;
+    let after = on.admin.all_logs(id).await;
+    assert_eq!(
+        &after[..before.len()],
+        before.as_slice(),
+        "every line written before the kill is kept as it was"
     );
+    assert!(
+        after.iter().any(|e| e.message.contains("restarted")),
+        "the log says the agent restarted"
+    );
+    println!("pods when the agent was killed:\n{pods}");
+    on.assert_ended_without_a_failed_call(&record, UpgradeStatus::Succeeded, &load, "V5.1.2.04")
+        .await;
 }
 
 #[tokio::test]

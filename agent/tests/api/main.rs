@@ -4,6 +4,10 @@
 mod accounts;
 mod crash;
 mod kubernetes;
+// Each test binary uses part of the shared load (the engine's tests, the cluster's).
+#[allow(dead_code)]
+#[path = "../common/load.rs"]
+mod load;
 mod logs;
 mod metrics;
 mod online_difference;

@@ -85,6 +85,8 @@ pub struct Agent {
     pub base_port: u16,
     /// Lines the agent printed on stdout.
     pub stdout: Vec<String>,
+    /// What it was started with, for a restart.
+    options: Options,
     /// Keeps the temporary directory alive.
     _temp: Option<tempfile::TempDir>,
 }
@@ -185,6 +187,7 @@ impl Agent {
             data_dir,
             base_port,
             stdout: printed,
+            options: options.clone(),
             _temp: None,
         }
     }
@@ -197,10 +200,10 @@ impl Agent {
         }
     }
 
-    /// Starts the agent again on the same data directory and ports (after [`Agent::kill`]).
+    /// Starts the agent again as it was started, on the same data directory and ports (after [`Agent::kill`]).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "kill the agent first");
-        let mut again = Agent::launch(self.data_dir.clone(), self.base_port, &Options::default());
+        let mut again = Agent::launch(self.data_dir.clone(), self.base_port, &self.options);
         // Taken only once the new agent runs: if it fails to start, this value still ends the product.
         again._temp = self._temp.take();
         *self = again;

@@ -1,6 +1,8 @@
 //! The upgrade engine with real demo-product processes on the local platform, driven through the `Engine` trait:
 //! rolling under load, downtime, rollback, crash, force stop and retry, restart after SIGKILL, and the benchmark.
 
+#[path = "../common/load.rs"]
+mod load;
 mod second_product;
 mod support;
 
@@ -8,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent::engine::{Failure, Level, LimitKind, RunOutcome, StepStatus, UpgradeJob};
+use load::{Load, percentiles, unfinished_jobs};
 use shared::api::UpgradeMode;
 use support::*;
 use tokio::sync::watch;
@@ -877,12 +880,6 @@ async fn an_agent_killed_mid_upgrade_resumes_and_leaves_no_orphan() {
     engine.shutdown().await;
     stop_product(dir.path()).await;
     assert!(marked_processes(&platform_dir).is_empty());
-}
-
-fn percentiles(mut ms: Vec<f64>) -> (f64, f64, usize) {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-    (at(0.50), at(0.99), ms.len())
 }
 
 /// Item 8's measurement, not a pass/fail test: rolling upgrades' duration against their floor (the replicas'
