@@ -1,13 +1,14 @@
 //! The product on a Kubernetes cluster, through kube-rs (docs/kubernetes.md, "The Kubernetes platform").
 //!
-//! Per application a NodePort Service is the stable address; per release (version + values fingerprint) a ReplicaSet
-//! owns the pods and a Secret holds the values they mount. The engine sets the pace through a readiness gate
-//! (`upgrade-manager.io/in-traffic`) the agent sets on each pod: a started pod stays out of the Service's endpoints
-//! until the engine routes it in; before a pod is stopped the gate is cleared and the agent waits until the endpoints
-//! no longer list it, then scales its ReplicaSet down by one, which removes exactly that pod (a ReplicaSet scales down
-//! not-ready pods first). Everything the agent knows is read from watches (reflectors), so the cluster is the journal:
-//! after a restart `adopt` reads where each ReplicaSet stands. The pods' Warning events are watched too, to say in a
-//! failed or not-ready pod's reason what Kubernetes reported about it.
+//! Per application a NodePort Service is the stable address (its NodePort on a node address the agent is given, else
+//! its cluster DNS name); per release (version + values fingerprint) a ReplicaSet owns the pods and a Secret holds
+//! the values they mount. The engine sets the pace through a readiness gate (`upgrade-manager.io/in-traffic`) the agent
+//! sets on each pod: a started pod stays out of the Service's endpoints until the engine routes it in; before a pod is
+//! stopped the gate is cleared and the agent waits until the endpoints no longer list it, then scales its ReplicaSet
+//! down by one, which removes exactly that pod (a ReplicaSet scales down not-ready pods first). Everything the agent
+//! knows is read from watches (reflectors), so the cluster is the journal: after a restart `adopt` reads where each
+//! ReplicaSet stands. The pods' Warning events are watched too, to say in a failed or not-ready pod's reason what
+//! Kubernetes reported about it.
 
 mod objects;
 mod permissions;
@@ -76,8 +77,9 @@ pub struct KubernetesConfig {
     pub kubeconfig: Option<PathBuf>,
     /// The namespace the product runs in (it must exist).
     pub namespace: String,
-    /// The node address the agent reaches NodePorts on (it runs outside the cluster).
-    pub node_address: String,
+    /// The node address the agent reaches the Services' NodePorts on when it runs outside the cluster; without it
+    /// (inside the cluster) a Service is reached by its cluster DNS name.
+    pub node_address: Option<String>,
     /// The volume mounted at `container.sharedDir`, when an application has one.
     pub shared_volume: Option<SharedVolume>,
 }
@@ -500,16 +502,11 @@ impl Platform for KubernetesPlatform {
             )
             .await
             .map_err(|e| refused("applying", format!("service {}", app.name), e))?;
-        let node_port = applied
-            .spec
-            .and_then(|s| s.ports)
-            .and_then(|ports| ports.first().and_then(|p| p.node_port))
-            .ok_or_else(|| PlatformError::Kubernetes {
-                action: "reading the node port of".into(),
-                object: format!("service {}", app.name),
-                answer: "Kubernetes gave it none".into(),
-            })?;
-        let address = format!("http://{}:{node_port}", self.config.node_address);
+        let address = objects::address(
+            &applied,
+            &self.config.namespace,
+            self.config.node_address.as_deref(),
+        )?;
         self.addresses
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Pod, Service};
 use serde_json::json;
 use shared::limits::Limits;
 use shared::manifest::Application;
@@ -289,6 +289,36 @@ fn a_pod_not_ready_in_time_says_its_failing_probe_events() {
              probe failed with statuscode: 503 (×12)]"
                 .into()
         )
+    );
+}
+
+fn applied_service(node_port: Option<i32>) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": "dataservice", "namespace": "dataphin"},
+        "spec": {"type": "NodePort", "ports": [
+            {"name": "http", "protocol": "TCP", "port": 8080, "targetPort": 8080, "nodePort": node_port},
+        ]},
+    }))
+    .expect("a service")
+}
+
+#[test]
+fn the_stable_address_is_the_node_port_outside_the_cluster_and_the_dns_name_inside() {
+    let service = applied_service(Some(31234));
+    assert_eq!(
+        objects::address(&service, "dataphin", Some("127.0.0.1")).unwrap(),
+        "http://127.0.0.1:31234"
+    );
+    assert_eq!(
+        objects::address(&service, "dataphin", None).unwrap(),
+        "http://dataservice.dataphin.svc:8080"
+    );
+    let error = objects::address(&applied_service(None), "dataphin", Some("10.0.0.5"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "reading the node port of service dataservice: Kubernetes gave it none"
     );
 }
 
@@ -609,6 +639,30 @@ fn the_agents_deployment_runs_as_its_account_with_its_data_on_the_claim_and_tls(
             .get(objects::MANAGED_BY)
             .is_none()
     );
+}
+
+#[test]
+fn the_agent_in_the_cluster_uses_its_service_account_and_the_services_dns_names() {
+    let objects = deploy_objects("agent.yaml");
+    let deployment = of_kind(&objects, "Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "agent");
+    let args = strings(&container["args"]);
+    for flag in ["--node-address", "--kubeconfig"] {
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}="))),
+            "agent.yaml passes {flag}: {args:?}"
+        );
+    }
+    let env = container["env"].as_array().expect("env");
+    for name in ["AGENT_NODE_ADDRESS", "KUBECONFIG"] {
+        assert!(
+            !env.iter().any(|e| e["name"] == name),
+            "agent.yaml sets {name}"
+        );
+    }
 }
 
 #[test]
