@@ -340,6 +340,11 @@ async fn kubernetes_a_release_whose_image_is_missing_is_rolled_back_without_a_fa
         reason.contains("ErrImageNeverPull") && reason.contains("dataservice-v5-1-2-04-"),
         "the reason names the pod and Kubernetes' reason: {reason}"
     );
+    // The kubelet's Warning events about the pod (image manager, then container start) follow its reason.
+    assert!(
+        reason.contains(" [events: ") && reason.contains("Failed: Error: ErrImageNeverPull"),
+        "the reason carries the pod's Warning events: {reason}"
+    );
     assert!(load.calls > 50, "{load:?}");
     assert!(
         load.failures.is_empty(),
