@@ -69,9 +69,10 @@ struct ServeArgs {
     /// Kubernetes: the namespace the product runs in (it must exist).
     #[arg(long, env = "AGENT_NAMESPACE", default_value = "default")]
     namespace: String,
-    /// Kubernetes: the node address the agent reaches the Services' NodePorts on.
-    #[arg(long, env = "AGENT_NODE_ADDRESS", default_value = "127.0.0.1")]
-    node_address: String,
+    /// Kubernetes, with the agent outside the cluster: the node address it reaches the Services' NodePorts on
+    /// [default: none, the agent runs in the cluster and reaches each Service by its DNS name].
+    #[arg(long, env = "AGENT_NODE_ADDRESS")]
+    node_address: Option<String>,
     /// Kubernetes: the volume mounted at an application's `container.sharedDir`: `hostPath:/dir` or `pvc:<claim>`.
     #[arg(long, env = "AGENT_SHARED_VOLUME")]
     shared_volume: Option<SharedVolume>,

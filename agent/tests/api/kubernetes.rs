@@ -294,6 +294,17 @@ async fn kubernetes_a_release_whose_image_is_missing_is_rolled_back_without_a_fa
         reason.contains("ErrImageNeverPull") && reason.contains("dataservice-v5-1-2-04-"),
         "the reason names the pod and Kubernetes' reason: {reason}"
     );
+    // The kubelet's Warning events about the pod (image manager, then container start) follow its reason.
+    assert!(
+        reason.contains(" [events: ") && reason.contains("Failed: Error: ErrImageNeverPull"),
+        "the reason carries the pod's Warning events: {reason}"
+    );
+    let log = on.admin.all_logs(id).await;
+    assert!(
+        log.iter()
+            .any(|line| line.message.contains("Failed: Error: ErrImageNeverPull")),
+        "the upgrade's log carries them too: {log:?}"
+    );
     on.assert_ended_without_a_failed_call(&record, UpgradeStatus::RolledBack, &load, "V5.1.2.02")
         .await;
 }
@@ -309,7 +320,8 @@ async fn kubernetes_a_release_that_crashes_is_rolled_back_without_a_failed_call(
         ..UpgradeForm::rolling()
     };
     let id = on.admin.start_upgrade(&crashing).await;
-    let record = wait_ended(&on.admin, id, Duration::from_secs(300)).await;
+    // Metadata's and the DataService's five steps, web's first pod crashing, then all five undone.
+    let record = wait_ended(&on.admin, id, Duration::from_secs(600)).await;
     let load = load.finish().await;
     let reason = record.summary.reason.clone().unwrap_or_default();
     assert!(

@@ -1,12 +1,14 @@
 //! The product on a Kubernetes cluster, through kube-rs (docs/kubernetes.md, "The Kubernetes platform").
 //!
-//! Per application a NodePort Service is the stable address; per release (version + values fingerprint) a
-//! ReplicaSet owns the pods and a Secret holds the values they mount. The engine sets the pace through a readiness
-//! gate (`upgrade-manager.io/in-traffic`) the agent sets on each pod: a started pod stays out of the Service's
-//! endpoints until the engine routes it in; before a pod is stopped the gate is cleared and the agent waits until
-//! the endpoints no longer list it, then scales its ReplicaSet down by one, which removes exactly that pod (a
-//! ReplicaSet scales down not-ready pods first). Everything the agent knows is read from watches (reflectors), so
-//! the cluster is the journal: after a restart `adopt` reads where each ReplicaSet stands.
+//! Per application a NodePort Service is the stable address (its NodePort on a node address the agent is given, else
+//! its cluster DNS name); per release (version + values fingerprint) a ReplicaSet owns the pods and a Secret holds
+//! the values they mount. The engine sets the pace through a readiness gate (`upgrade-manager.io/in-traffic`) the agent
+//! sets on each pod: a started pod stays out of the Service's endpoints until the engine routes it in; before a pod is
+//! stopped the gate is cleared and the agent waits until the endpoints no longer list it, then scales its ReplicaSet
+//! down by one, which removes exactly that pod (a ReplicaSet scales down not-ready pods first). Everything the agent
+//! knows is read from watches (reflectors), so the cluster is the journal: after a restart `adopt` reads where each
+//! ReplicaSet stands. The pods' Warning events are watched too, to say in a failed or not-ready pod's reason what
+//! Kubernetes reported about it.
 
 mod objects;
 mod permissions;
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Pod, Secret, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store};
@@ -37,6 +39,11 @@ use objects::MANAGED_SELECTOR;
 
 /// How long a pod may take to appear after a scale-up, or to leave the endpoints after its gate changed.
 const REACT_WITHIN: Duration = Duration::from_secs(60);
+/// How long a failed pod's reason waits for its first Warning event: the kubelet sends the pod's status and its
+/// events separately, so the status can arrive first.
+const EVENTS_WITHIN: Duration = Duration::from_secs(2);
+/// Only these events are watched: the pods' warnings (fields the API server selects events by, 1.20 included).
+const POD_WARNINGS: &str = "involvedObject.kind=Pod,type=Warning";
 
 /// Where the shared directory of the product (`container.sharedDir`) lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +77,9 @@ pub struct KubernetesConfig {
     pub kubeconfig: Option<PathBuf>,
     /// The namespace the product runs in (it must exist).
     pub namespace: String,
-    /// The node address the agent reaches NodePorts on (it runs outside the cluster).
-    pub node_address: String,
+    /// The node address the agent reaches the Services' NodePorts on when it runs outside the cluster; without it
+    /// (inside the cluster) a Service is reached by its cluster DNS name.
+    pub node_address: Option<String>,
     /// The volume mounted at `container.sharedDir`, when an application has one.
     pub shared_volume: Option<SharedVolume>,
 }
@@ -86,7 +94,10 @@ pub struct KubernetesPlatform {
     pods: Store<Pod>,
     /// The product's Services' endpoints, as the watch last saw them.
     endpoints: Store<Endpoints>,
-    /// Bumped at every watch event, so that a wait re-checks the stores only when something changed.
+    /// The namespace's pods' Warning events, as the watch last saw them (empty while it cannot watch them).
+    events: Store<Event>,
+    /// Bumped at every watch event (pods, endpoints, events), so that a wait re-checks the stores only when something
+    /// changed.
     changed: watch::Sender<u64>,
     /// Application → stable address, once exposed.
     addresses: Mutex<HashMap<String, String>>,
@@ -146,11 +157,12 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// A watched kind's store, kept current by a task; each event bumps `changed`, the last error is kept.
+/// A watched kind's store, the objects `config` selects, kept current by a task that logs each error and tells `seen`
+/// of each watch event and error.
 fn reflect<K>(
     api: Api<K>,
-    changed: watch::Sender<u64>,
-    last_error: Arc<Mutex<Option<String>>>,
+    config: watcher::Config,
+    mut seen: impl FnMut(std::result::Result<(), String>) + Send + 'static,
 ) -> (Store<K>, JoinHandle<()>)
 where
     K: kube::Resource<DynamicType = ()>
@@ -162,20 +174,16 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default().labels(MANAGED_SELECTOR)),
-    )
-    .default_backoff();
+    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(_) => changed.send_modify(|n| *n = n.wrapping_add(1)),
+                Ok(_) => seen(Ok(())),
                 Err(error) => {
                     let text = chain(&error);
                     tracing::warn!("watching {}: {text}", K::plural(&()));
-                    *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+                    seen(Err(text));
                 }
             }
         }
@@ -186,7 +194,8 @@ where
 impl KubernetesPlatform {
     /// Connects as every Kubernetes tool does, checks that the namespace exists and that RBAC allows every call the
     /// platform makes ([`permissions::NEEDED`]) before changing anything, and starts the watches of the product's
-    /// pods and endpoints (waiting for their first list).
+    /// pods and endpoints (waiting for their first list) and of the pods' Warning events (not waiting: without
+    /// them a reason is the pod's status alone).
     pub async fn connect(config: &KubernetesConfig) -> Result<KubernetesPlatform> {
         // Which account the agent acts as, for the permission check's error when the server cannot say.
         let (kube_config, credentials) = match &config.kubeconfig {
@@ -247,27 +256,50 @@ impl KubernetesPlatform {
             }
             Err(e) => return Err(refused("reading", object, e)),
         }
-        let changed = watch::channel(0).0;
+        let changed = watch::channel(0_u64).0;
         let last_error = Arc::new(Mutex::new(None));
+        // Each pod or endpoints event wakes the waits; the last error says why the first list did not come.
+        let seen = || {
+            let (changed, last_error) = (changed.clone(), last_error.clone());
+            move |event: std::result::Result<(), String>| match event {
+                Ok(()) => changed.send_modify(|n| *n = n.wrapping_add(1)),
+                Err(text) => *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(text),
+            }
+        };
+        let product = || watcher::Config::default().labels(MANAGED_SELECTOR);
         let (pods, pod_watch) = reflect(
             Api::<Pod>::namespaced(client.clone(), namespace),
-            changed.clone(),
-            last_error.clone(),
+            product(),
+            seen(),
         );
         let (endpoints, endpoint_watch) = reflect(
             Api::<Endpoints>::namespaced(client.clone(), namespace),
-            changed.clone(),
-            last_error.clone(),
+            product(),
+            seen(),
+        );
+        // Events carry no labels of the product: they are selected by field. Each one wakes the waits too (a failed
+        // pod's reason waits for its first warning); their first list is not waited for and their errors are only
+        // logged (by `reflect`): an upgrade never depends on them.
+        let changed_by_events = changed.clone();
+        let (events, event_watch) = reflect(
+            Api::<Event>::namespaced(client.clone(), namespace),
+            watcher::Config::default().fields(POD_WARNINGS),
+            move |event| {
+                if event.is_ok() {
+                    changed_by_events.send_modify(|n| *n = n.wrapping_add(1));
+                }
+            },
         );
         let platform = KubernetesPlatform {
             client,
             config: config.clone(),
             pods: pods.clone(),
             endpoints: endpoints.clone(),
+            events,
             changed,
             addresses: Mutex::new(HashMap::new()),
             starting: tokio::sync::Mutex::new(()),
-            watches: vec![pod_watch, endpoint_watch],
+            watches: vec![pod_watch, endpoint_watch, event_watch],
         };
         let listed = async {
             let _ = pods.wait_until_ready().await;
@@ -470,16 +502,11 @@ impl Platform for KubernetesPlatform {
             )
             .await
             .map_err(|e| refused("applying", format!("service {}", app.name), e))?;
-        let node_port = applied
-            .spec
-            .and_then(|s| s.ports)
-            .and_then(|ports| ports.first().and_then(|p| p.node_port))
-            .ok_or_else(|| PlatformError::Kubernetes {
-                action: "reading the node port of".into(),
-                object: format!("service {}", app.name),
-                answer: "Kubernetes gave it none".into(),
-            })?;
-        let address = format!("http://{}:{node_port}", self.config.node_address);
+        let address = objects::address(
+            &applied,
+            &self.config.namespace,
+            self.config.node_address.as_deref(),
+        )?;
         self.addresses
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -538,13 +565,23 @@ impl Platform for KubernetesPlatform {
         started.ok_or(PlatformError::UnknownReplica(name))
     }
 
-    fn health(&self, replica: &str, _path: &str) -> impl Future<Output = Health> + Send {
+    async fn health(&self, replica: &str, _path: &str) -> Health {
         // The kubelet runs the manifest's readiness check (the pod's readiness probe); its answer is read here.
-        let health = match self.pod(replica) {
-            None => Health::Exited("the pod was deleted".into()),
-            Some(pod) => pods::health(&pod),
+        let Some(pod) = self.pod(replica) else {
+            return Health::Exited("the pod was deleted".into());
         };
-        async move { health }
+        if matches!(pods::health(&pod, &[]), Health::Exited(_)) {
+            // The engine gives up on a failed pod at once: its events, reported apart from its status, get a moment
+            // (without any by then, the reason is the status alone).
+            let _ = self
+                .wait_for(
+                    &format!("a Warning event of pod {replica}"),
+                    EVENTS_WITHIN,
+                    |p| pods::warnings(&pod, &p.events.state()).is_some(),
+                )
+                .await;
+        }
+        pods::health(&pod, &self.events.state())
     }
 
     async fn route_in(&self, replica: &str) -> Result<()> {

@@ -1,11 +1,11 @@
-//! The objects the platform creates, built from the manifest: a NodePort Service per application, a Secret per
-//! release holding its values, a ReplicaSet per application and release.
+//! The objects the platform creates, built from the manifest: a NodePort Service per application (and the stable
+//! address it gives), a Secret per release holding its values, a ReplicaSet per application and release.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 use shared::manifest::Application;
@@ -75,6 +75,34 @@ pub fn service(app: &Application) -> Result<Value> {
             "ports": [{"name": "http", "protocol": "TCP", "port": container.port, "targetPort": container.port}],
         },
     }))
+}
+
+/// The stable address of an application's applied Service: its NodePort on `node_address` when the agent is given
+/// one (it runs outside the cluster), else the Service's cluster DNS name and port (the agent runs inside it).
+pub fn address(service: &Service, namespace: &str, node_address: Option<&str>) -> Result<String> {
+    let name = service.metadata.name.as_deref().unwrap_or_default();
+    let port = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .and_then(|ports| ports.first());
+    let missing = |what: &str| PlatformError::Kubernetes {
+        action: format!("reading the {what} of"),
+        object: format!("service {name}"),
+        answer: "Kubernetes gave it none".into(),
+    };
+    match node_address {
+        Some(node) => {
+            let node_port = port
+                .and_then(|p| p.node_port)
+                .ok_or_else(|| missing("node port"))?;
+            Ok(format!("http://{node}:{node_port}"))
+        }
+        None => {
+            let port = port.map(|p| p.port).ok_or_else(|| missing("port"))?;
+            Ok(format!("http://{name}.{namespace}.svc:{port}"))
+        }
+    }
 }
 
 /// The Secret holding the values of a release (values hold passwords: never a ConfigMap).

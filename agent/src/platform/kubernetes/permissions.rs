@@ -26,7 +26,7 @@ pub struct Permission {
 
 /// Every call the platform makes, by object kind. A watch (reflector) is a list then a watch; a server-side apply is
 /// a patch, and a create when the object is new (the API server then authorizes it as a create as well).
-pub const NEEDED: [Permission; 7] = [
+pub const NEEDED: [Permission; 8] = [
     // `connect` reads the namespace. Namespaces are cluster-scoped, but the API server gives a request for the
     // namespace object the namespace's own name as namespace, so a Role in that namespace covers exactly it.
     Permission {
@@ -50,6 +50,12 @@ pub const NEEDED: [Permission; 7] = [
     Permission {
         group: "",
         resource: "endpoints",
+        verbs: &["list", "watch"],
+    },
+    // The events' reflector: a failed or not-ready pod's reason carries its latest Warning events.
+    Permission {
+        group: "",
+        resource: "events",
         verbs: &["list", "watch"],
     },
     // `expose` applies each application's Service.

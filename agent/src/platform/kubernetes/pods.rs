@@ -1,9 +1,11 @@
-//! What the watched pods and endpoints say, in the platform's words: a pod's state and health with Kubernetes' own
-//! reason, which ReplicaSet owns it, whether a Service's endpoints list it.
+//! What the watched pods, events and endpoints say, in the platform's words: a pod's state and health with
+//! Kubernetes' own reason and its latest Warning events, which ReplicaSet owns it, whether a Service's endpoints list
+//! it.
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod};
+use k8s_openapi::jiff::Timestamp;
 
 use super::objects::{APPLICATION, CONFIG, IN_TRAFFIC, VERSION};
 use crate::platform::{Health, Replica, ReplicaState};
@@ -97,8 +99,85 @@ fn failed(pod: &Pod) -> Option<String> {
     None
 }
 
-/// What the pod's readiness says now (the kubelet runs the manifest's readiness check as its probe).
-pub fn health(pod: &Pod) -> Health {
+/// At most this many of a pod's Warning events go into its reason.
+const EVENTS_IN_REASON: usize = 3;
+
+/// The event's type for what went wrong (the other is `Normal`).
+const WARNING: &str = "Warning";
+
+/// When the event was last seen: its series' last observation, `lastTimestamp`, `eventTime` (events written by the
+/// newer API), `firstTimestamp`, else when it was created.
+fn last_seen(event: &Event) -> Option<Timestamp> {
+    let series = event
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref());
+    series
+        .map(|t| t.0)
+        .or_else(|| event.last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
+        .or_else(|| event.first_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0))
+}
+
+/// `events: Failed: Error: ErrImageNeverPull (×4); BackOff: Back-off restarting failed container`: the pod's own
+/// Warning events among `events`, newest first, at most [`EVENTS_IN_REASON`]; `None` when it has none.
+pub fn warnings(pod: &Pod, events: &[Arc<Event>]) -> Option<String> {
+    let name = pod.metadata.name.as_deref()?;
+    let mut own: Vec<&Event> = events
+        .iter()
+        .map(|e| e.as_ref())
+        .filter(|e| e.type_.as_deref() == Some(WARNING))
+        .filter(|e| {
+            let object = &e.involved_object;
+            object.kind.as_deref() == Some("Pod") && object.name.as_deref() == Some(name)
+        })
+        .collect();
+    // Timestamps have whole seconds; within one second the name decides: the kubelet names an event
+    // `<pod>.<first occurrence in hexadecimal nanoseconds>`.
+    own.sort_by(|a, b| (last_seen(b), &b.metadata.name).cmp(&(last_seen(a), &a.metadata.name)));
+    let said: Vec<String> = own
+        .iter()
+        .take(EVENTS_IN_REASON)
+        .map(|e| {
+            let reason = e.reason.as_deref().unwrap_or("no reason given");
+            let message = e.message.as_deref().unwrap_or("").trim().replace('\n', " ");
+            let count = e
+                .series
+                .as_ref()
+                .and_then(|s| s.count)
+                .or(e.count)
+                .unwrap_or(1);
+            let mut said = if message.is_empty() {
+                reason.to_string()
+            } else {
+                format!("{reason}: {message}")
+            };
+            if count > 1 {
+                said.push_str(&format!(" (×{count})"));
+            }
+            said
+        })
+        .collect();
+    (!said.is_empty()).then(|| format!("events: {}", said.join("; ")))
+}
+
+/// What the pod's readiness says now (the kubelet runs the manifest's readiness check as its probe), with the pod's
+/// latest Warning events among `events` (the namespace's) after the reason of a failed or not-ready pod.
+pub fn health(pod: &Pod, events: &[Arc<Event>]) -> Health {
+    let with_events = |reason: String| match warnings(pod, events) {
+        Some(warnings) => format!("{reason} [{warnings}]"),
+        None => reason,
+    };
+    match from_status(pod) {
+        Health::Ready => Health::Ready,
+        Health::NotReady(seen) => Health::NotReady(with_events(seen)),
+        Health::Exited(how) => Health::Exited(with_events(how)),
+    }
+}
+
+/// What the pod's status alone says of its readiness.
+fn from_status(pod: &Pod) -> Health {
     if let Some(why) = failed(pod) {
         return Health::Exited(why);
     }
@@ -139,7 +218,8 @@ pub fn health(pod: &Pod) -> Health {
 /// is not ready why, in Kubernetes' words (container waiting or terminated reason and message, `Unschedulable`).
 pub fn replica(pod: &Pod) -> Option<Replica> {
     let annotations = pod.metadata.annotations.as_ref()?;
-    let health = health(pod);
+    // The status alone: the cluster view's reason stays one short line (docs/decisions.md).
+    let health = from_status(pod);
     let state = if pod.metadata.deletion_timestamp.is_some() || gate(pod) == Some(false) {
         ReplicaState::Draining
     } else if let Health::Exited(why) = &health {

@@ -2,7 +2,9 @@
 //! (the pods are what a 1.20 API server sends, as JSON). The platform itself runs against a real cluster in
 //! `agent/tests/api/kubernetes.rs`.
 
-use k8s_openapi::api::core::v1::Pod;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Event, Pod, Service};
 use serde_json::json;
 use shared::limits::Limits;
 use shared::manifest::Application;
@@ -123,10 +125,13 @@ fn a_shared_volume_is_a_host_path_or_a_claim() {
     );
 }
 
+/// The name of the pod [`pod`] builds.
+const POD: &str = "dataservice-v5-1-2-02-abc-x7k2p";
+
 fn pod(status: serde_json::Value) -> Pod {
     serde_json::from_value(json!({
         "metadata": {
-            "name": "dataservice-v5-1-2-02-abc-x7k2p",
+            "name": POD,
             "labels": {"upgrade-manager.io/application": "dataservice"},
             "annotations": {"upgrade-manager.io/version": "V5.1.2.02", "upgrade-manager.io/config": "abc"},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "dataservice-v5-1-2-02-abc", "uid": "1"}],
@@ -138,15 +143,8 @@ fn pod(status: serde_json::Value) -> Pod {
 
 #[test]
 fn a_pod_that_cannot_get_its_image_is_reported_at_once_with_kubernetes_reason() {
-    let stuck = pod(json!({
-        "phase": "Pending",
-        "containerStatuses": [{
-            "name": "dataservice", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
-            "state": {"waiting": {"reason": "ErrImageNeverPull",
-                "message": "Container image \"x\" is not present with pull policy of Never"}},
-        }],
-    }));
-    match pods::health(&stuck) {
+    let stuck = never_pulled();
+    match pods::health(&stuck, &[]) {
         Health::Exited(why) => assert!(
             why.starts_with("ErrImageNeverPull: Container image"),
             "{why}"
@@ -159,6 +157,171 @@ fn a_pod_that_cannot_get_its_image_is_reported_at_once_with_kubernetes_reason() 
     ));
 }
 
+/// An event about `pod` as a 1.20 kubelet reports it, of type `type_` (Warning or Normal), seen `count` times, last at
+/// `last` (seconds after 10:00:00).
+fn event(pod: &str, type_: &str, reason: &str, message: &str, count: i32, last: u32) -> Arc<Event> {
+    let at = |second: u32| format!("2026-12-03T10:{:02}:{:02}Z", second / 60, second % 60);
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{pod}.{reason}{last}"), "namespace": "dataphin",
+                "creationTimestamp": at(0)},
+            "involvedObject": {"kind": "Pod", "namespace": "dataphin", "name": pod, "apiVersion": "v1",
+                "fieldPath": "spec.containers{dataservice}"},
+            "reason": reason,
+            "message": message,
+            "source": {"component": "kubelet", "host": "node-1"},
+            "firstTimestamp": at(0),
+            "lastTimestamp": at(last),
+            "count": count,
+            "type": type_,
+            "eventTime": null,
+        }))
+        .expect("an event"),
+    )
+}
+
+fn never_pulled() -> Pod {
+    pod(json!({
+        "phase": "Pending",
+        "containerStatuses": [{
+            "name": "dataservice", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ErrImageNeverPull",
+                "message": "Container image \"x\" is not present with pull policy of Never"}},
+        }],
+    }))
+}
+
+#[test]
+fn a_failed_pods_reason_carries_its_latest_warning_events_newest_first() {
+    let events = [
+        event(POD, "Warning", "Failed", "Error: ErrImageNeverPull", 4, 30),
+        event(
+            POD,
+            "Normal",
+            "Scheduled",
+            "Successfully assigned dataphin/x to node-1",
+            1,
+            40,
+        ),
+        event(
+            POD,
+            "Warning",
+            "BackOff",
+            "Back-off restarting failed container",
+            1,
+            50,
+        ),
+        // Another pod's warning is not this pod's.
+        event(
+            "web-v5-1-2-02-abc-q9z8w",
+            "Warning",
+            "Failed",
+            "Error: ImagePullBackOff",
+            2,
+            55,
+        ),
+    ];
+    match pods::health(&never_pulled(), &events) {
+        Health::Exited(why) => assert_eq!(
+            why,
+            "ErrImageNeverPull: Container image \"x\" is not present with pull policy of Never \
+             [events: BackOff: Back-off restarting failed container; Failed: Error: ErrImageNeverPull (×4)]"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Without events, or with only Normal ones, the reason is the pod's status alone.
+    let alone = "ErrImageNeverPull: Container image \"x\" is not present with pull policy of Never";
+    assert_eq!(
+        pods::health(&never_pulled(), &[]),
+        Health::Exited(alone.into())
+    );
+    assert_eq!(
+        pods::health(&never_pulled(), &events[1..2]),
+        Health::Exited(alone.into())
+    );
+    // The cluster view's reason stays the status alone (docs/decisions.md).
+    assert_eq!(
+        pods::replica(&never_pulled()).unwrap().reason.as_deref(),
+        Some(alone)
+    );
+}
+
+#[test]
+fn at_most_the_three_newest_warnings_are_told() {
+    let events: Vec<_> = [
+        ("Failed", 10),
+        ("BackOff", 50),
+        ("FailedMount", 20),
+        ("Unhealthy", 40),
+        ("FailedSync", 30),
+    ]
+    .into_iter()
+    .map(|(reason, last)| event(POD, "Warning", reason, "it went wrong", 1, last))
+    .collect();
+    match pods::health(&never_pulled(), &events) {
+        Health::Exited(why) => assert!(
+            why.ends_with(
+                " [events: BackOff: it went wrong; Unhealthy: it went wrong; FailedSync: it went wrong]"
+            ),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_pod_not_ready_in_time_says_its_failing_probe_events() {
+    let warming = pod(
+        json!({"phase": "Running", "conditions": [{"type": "ContainersReady", "status": "False"}]}),
+    );
+    let events = [event(
+        POD,
+        "Warning",
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503\n",
+        12,
+        90,
+    )];
+    assert_eq!(
+        pods::health(&warming, &events),
+        Health::NotReady(
+            "pod Running, readiness probe not passing yet [events: Unhealthy: Readiness probe failed: HTTP \
+             probe failed with statuscode: 503 (×12)]"
+                .into()
+        )
+    );
+}
+
+fn applied_service(node_port: Option<i32>) -> Service {
+    serde_json::from_value(json!({
+        "metadata": {"name": "dataservice", "namespace": "dataphin"},
+        "spec": {"type": "NodePort", "ports": [
+            {"name": "http", "protocol": "TCP", "port": 8080, "targetPort": 8080, "nodePort": node_port},
+        ]},
+    }))
+    .expect("a service")
+}
+
+#[test]
+fn the_stable_address_is_the_node_port_outside_the_cluster_and_the_dns_name_inside() {
+    let service = applied_service(Some(31234));
+    assert_eq!(
+        objects::address(&service, "dataphin", Some("127.0.0.1")).unwrap(),
+        "http://127.0.0.1:31234"
+    );
+    assert_eq!(
+        objects::address(&service, "dataphin", None).unwrap(),
+        "http://dataservice.dataphin.svc:8080"
+    );
+    let error = objects::address(&applied_service(None), "dataphin", Some("10.0.0.5"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "reading the node port of service dataservice: Kubernetes gave it none"
+    );
+}
+
 #[test]
 fn a_crashed_container_is_an_exit_even_while_the_kubelet_restarts_it() {
     let crashed = pod(json!({
@@ -169,7 +332,7 @@ fn a_crashed_container_is_an_exit_even_while_the_kubelet_restarts_it() {
             "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}},
         }],
     }));
-    match pods::health(&crashed) {
+    match pods::health(&crashed, &[]) {
         Health::Exited(why) => assert_eq!(
             why,
             "its container exited with status 3 (Error), restarted 1 times"
@@ -191,7 +354,7 @@ fn ready_means_probe_passing_and_in_traffic_means_the_gate_too() {
         pod(json!({"phase": "Running", "conditions": list}))
     };
     let started = conditions("True", None, "False");
-    assert_eq!(pods::health(&started), Health::Ready);
+    assert_eq!(pods::health(&started, &[]), Health::Ready);
     assert_eq!(
         pods::replica(&started).unwrap().state,
         ReplicaState::Starting
@@ -204,7 +367,7 @@ fn ready_means_probe_passing_and_in_traffic_means_the_gate_too() {
         ReplicaState::Draining
     );
     let warming = conditions("False", None, "False");
-    assert!(matches!(pods::health(&warming), Health::NotReady(_)));
+    assert!(matches!(pods::health(&warming, &[]), Health::NotReady(_)));
     assert_eq!(
         pods::owner_set(&warming).as_deref(),
         Some("dataservice-v5-1-2-02-abc")
@@ -476,6 +639,30 @@ fn the_agents_deployment_runs_as_its_account_with_its_data_on_the_claim_and_tls(
             .get(objects::MANAGED_BY)
             .is_none()
     );
+}
+
+#[test]
+fn the_agent_in_the_cluster_uses_its_service_account_and_the_services_dns_names() {
+    let objects = deploy_objects("agent.yaml");
+    let deployment = of_kind(&objects, "Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "agent");
+    let args = strings(&container["args"]);
+    for flag in ["--node-address", "--kubeconfig"] {
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}="))),
+            "agent.yaml passes {flag}: {args:?}"
+        );
+    }
+    let env = container["env"].as_array().expect("env");
+    for name in ["AGENT_NODE_ADDRESS", "KUBECONFIG"] {
+        assert!(
+            !env.iter().any(|e| e["name"] == name),
+            "agent.yaml sets {name}"
+        );
+    }
 }
 
 #[test]
