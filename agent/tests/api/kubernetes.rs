@@ -27,7 +27,10 @@ struct Namespace {
 
 impl Namespace {
     fn create() -> Namespace {
-        let name = format!("upgrade-test-{}", std::process::id());
+        // Several per process when a test deploys more than once (the benchmark).
+        static CREATED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("upgrade-test-{}-{n}", std::process::id());
         kubectl(&["create", "namespace", &name]);
         Namespace {
             shared_dir: format!("/tmp/{name}-shared"),
@@ -88,16 +91,58 @@ async fn wait_all_ready(admin: &Client, version: Option<&str>, within: Duration)
     }
 }
 
+/// The fewest ready addresses each Service's endpoints listed while it watched: polled twice a second with kubectl
+/// from [`ReadyFloor::watch`] until [`ReadyFloor::finish`] (at most 10 minutes).
+struct ReadyFloor {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: std::thread::JoinHandle<std::collections::BTreeMap<String, usize>>,
+}
+
+impl ReadyFloor {
+    fn watch(namespace: &str) -> ReadyFloor {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stopped, namespace) = (stop.clone(), namespace.to_string());
+        let task = std::thread::spawn(move || {
+            let mut floor = std::collections::BTreeMap::<String, usize>::new();
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                let listed = kubectl(&[
+                    "get",
+                    "endpoints",
+                    "-n",
+                    &namespace,
+                    "-o",
+                    r#"jsonpath={range .items[*]}{.metadata.name}={range .subsets[*]}{range .addresses[*]}x{end}{end}{"\n"}{end}"#,
+                ]);
+                for line in listed.lines() {
+                    if let Some((service, ready)) = line.split_once('=') {
+                        let low = floor.entry(service.to_string()).or_insert(usize::MAX);
+                        *low = (*low).min(ready.len());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            floor
+        });
+        ReadyFloor { stop, task }
+    }
+
+    fn finish(self) -> std::collections::BTreeMap<String, usize> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.join().expect("the endpoints watch")
+    }
+}
+
 /// The steady mixed load of the cluster tests, in requests a second (a quarter each: queries, job submissions, job
 /// polls, logons); three control-plane processes share the machine's two cores with it.
 const RATE: u32 = 100;
 
 /// The agent on the test cluster with the demo product V5.1.2.02 deployed and ready in a namespace of its own,
 /// V5.1.2.04 and V5.2.0.01 imported. The agent stops before the namespace goes.
-struct OnCluster {
-    admin: Client,
+pub struct OnCluster {
+    pub admin: Client,
     /// The DataService's stable address (a NodePort on 127.0.0.1).
-    dataservice: String,
+    pub dataservice: String,
     /// The web application's stable address, where users log on.
     web: String,
     agent: Agent,
@@ -108,12 +153,17 @@ impl OnCluster {
     /// The steady mixed load through the stable addresses, a new connection per call (so that the calls spread over
     /// the pods behind the NodePort, as many clients' would).
     fn load(&self) -> Load {
+        self.load_at(RATE)
+    }
+
+    /// The same load at `rate` calls a second.
+    pub fn load_at(&self, rate: u32) -> Load {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(10))
             .build()
             .expect("client");
-        Load::start_with(http, self.dataservice.clone(), self.web.clone(), RATE)
+        Load::start_with(http, self.dataservice.clone(), self.web.clone(), rate)
     }
 
     /// What an upgrade under the load must end with: `status`, not one failed call, every job's result
@@ -148,7 +198,7 @@ impl OnCluster {
     }
 }
 
-async fn deploy() -> OnCluster {
+pub async fn deploy() -> OnCluster {
     let kubeconfig = std::env::var("KUBECONFIG")
         .expect("KUBECONFIG names the test cluster (source the cluster's run/env)");
     let namespace = Namespace::create();
@@ -200,7 +250,7 @@ async fn deploy() -> OnCluster {
 }
 
 /// Waits (at most `within`) until upgrade `id` no longer runs; returns its record.
-async fn wait_ended(admin: &Client, id: i64, within: Duration) -> UpgradeDetail {
+pub async fn wait_ended(admin: &Client, id: i64, within: Duration) -> UpgradeDetail {
     let deadline = Instant::now() + within;
     loop {
         let record = admin.upgrade(id).await;
@@ -220,13 +270,22 @@ async fn wait_ended(admin: &Client, id: i64, within: Duration) -> UpgradeDetail 
 async fn kubernetes_rolling_upgrade_under_load_has_no_failed_call() {
     let on = deploy().await;
     let load = on.load();
+    let floor = ReadyFloor::watch(&on.namespace.name);
     let id = on.admin.start_upgrade(&UpgradeForm::rolling()).await;
     // Seven replica steps, each a pod started, routed in, and an old one drained (3 s linger, then its jobs).
     let record = wait_ended(&on.admin, id, Duration::from_secs(480)).await;
     let load = load.finish().await;
+    let floor = floor.finish();
     for step in &record.steps {
         println!("step {step:?}");
     }
+    // Never fewer ready pods in a Service's endpoints than the application's replicas (2, 3, 2).
+    let desired = [("dataservice", 3), ("metadata", 2), ("web", 2)];
+    assert_eq!(
+        floor,
+        desired.map(|(app, n)| (app.to_string(), n)).into(),
+        "the fewest ready endpoints per Service during the upgrade"
+    );
     on.assert_ended_without_a_failed_call(&record, UpgradeStatus::Succeeded, &load, "V5.1.2.04")
         .await;
 }

@@ -96,7 +96,7 @@ async fn one_call(
                 r.status(),
                 r.text().await.unwrap_or_default()
             )),
-            Err(e) => Err(format!("query: {e}")),
+            Err(e) => Err(format!("query: {}", why(&e))),
         },
         1 => match http
             .post(format!("{ds}/api/jobs"))
@@ -110,14 +110,14 @@ async fn one_call(
                     report.lock().unwrap().jobs.push(id);
                     Ok(())
                 }
-                Err(e) => Err(format!("submit body: {e}")),
+                Err(e) => Err(format!("submit body: {}", why(&e))),
             },
             Ok(r) => Err(format!(
                 "submit: {} {}",
                 r.status(),
                 r.text().await.unwrap_or_default()
             )),
-            Err(e) => Err(format!("submit: {e}")),
+            Err(e) => Err(format!("submit: {}", why(&e))),
         },
         2 => {
             let id = {
@@ -135,7 +135,7 @@ async fn one_call(
                         r.status(),
                         r.text().await.unwrap_or_default()
                     )),
-                    Err(e) => Err(format!("poll {id}: {e}")),
+                    Err(e) => Err(format!("poll {id}: {}", why(&e))),
                 },
             }
         }
@@ -151,7 +151,7 @@ async fn one_call(
                 r.status(),
                 r.text().await.unwrap_or_default()
             )),
-            Err(e) => Err(format!("logon: {e}")),
+            Err(e) => Err(format!("logon: {}", why(&e))),
         },
     };
     let mut report = report.lock().unwrap();
@@ -159,6 +159,19 @@ async fn one_call(
     if let Err(e) = outcome {
         report.failures.push(e);
     }
+}
+
+/// An error with its causes (reqwest's own text does not say whether the connection was refused, reset or timed
+/// out).
+fn why(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Every job id answers `done` with a result within a bounded wait; returns the ones that do not.
