@@ -1,6 +1,6 @@
 //! Crash safety: the agent killed with SIGKILL in the middle of an upgrade and started again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::api::UpgradeStatus;
 
@@ -14,20 +14,9 @@ async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_
     let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
 
     // Wait until the upgrade is well under way, then kill the agent where it stands.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let record = admin.upgrade(id).await;
-        assert_eq!(
-            record.summary.status,
-            UpgradeStatus::Running,
-            "killed too late: {record:?}"
-        );
-        if record.summary.progress.done >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upgrade made no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    admin
+        .wait_for_steps_done(id, 3, Duration::from_secs(60))
+        .await;
     let before = admin.all_logs(id).await;
     agent.kill();
 

@@ -397,20 +397,9 @@ async fn kubernetes_the_agent_killed_mid_upgrade_finishes_the_run_after_its_rest
     let mut on = deploy().await;
     let load = on.load();
     let id = on.admin.start_upgrade(&UpgradeForm::rolling()).await;
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let record = on.admin.upgrade(id).await;
-        assert_eq!(
-            record.summary.status,
-            UpgradeStatus::Running,
-            "killed too late: {record:?}"
-        );
-        if record.summary.progress.done >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upgrade made no progress");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    on.admin
+        .wait_for_steps_done(id, 3, Duration::from_secs(240))
+        .await;
     let before = on.admin.all_logs(id).await;
     on.agent.kill();
     // The product answers while the agent is down: the load goes on, and its calls are checked at the end.

@@ -5,8 +5,6 @@ mod accounts;
 mod crash;
 mod kubernetes;
 mod kubernetes_benchmark;
-// Each test binary uses part of the shared load (the engine's tests, the cluster's).
-#[allow(dead_code)]
 #[path = "../common/load.rs"]
 mod load;
 mod logs;

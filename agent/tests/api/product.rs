@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use shared::api::UpgradeStatus;
 
-use crate::support::{
-    Agent, Traffic, UpgradeForm, address, cluster, marked_processes, replicas, unfinished_jobs,
-};
+use crate::load::{Load, unfinished_jobs};
+use crate::support::{Agent, UpgradeForm, address, cluster, marked_processes, replicas};
 
 /// Calls a second of the steady load (modest: these tests run beside others on small machines).
 const RATE: u32 = 50;
@@ -35,7 +34,7 @@ async fn sigkill_of_the_agent_fails_no_call_and_the_restart_takes_the_product_ba
     let admin = agent.admin().await;
     let before = cluster(&admin).await;
     let supervisor = supervisor_pid(&agent);
-    let traffic = Traffic::start(
+    let traffic = Load::start(
         address(&before, "dataservice"),
         address(&before, "web"),
         RATE,
@@ -49,12 +48,12 @@ async fn sigkill_of_the_agent_fails_no_call_and_the_restart_takes_the_product_ba
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = traffic.finish().await;
 
-    assert!(report.calls > 100, "{} calls", report.calls);
+    assert!(report.requests > 100, "{} calls", report.requests);
     assert!(
         report.failures.is_empty(),
         "{} of {} calls failed: {:?}",
         report.failures.len(),
-        report.calls,
+        report.requests,
         &report.failures[..report.failures.len().min(10)]
     );
     let after = cluster(&admin).await;
@@ -75,7 +74,7 @@ async fn the_agent_stopped_for_ten_seconds_fails_no_call() {
     let mut agent = Agent::start().await;
     let admin = agent.admin().await;
     let before = cluster(&admin).await;
-    let traffic = Traffic::start(
+    let traffic = Load::start(
         address(&before, "dataservice"),
         address(&before, "web"),
         RATE,
@@ -95,12 +94,12 @@ async fn the_agent_stopped_for_ten_seconds_fails_no_call() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = traffic.finish().await;
 
-    assert!(report.calls > 500, "{} calls", report.calls);
+    assert!(report.requests > 500, "{} calls", report.requests);
     assert!(
         report.failures.is_empty(),
         "{} of {} calls failed: {:?}",
         report.failures.len(),
-        report.calls,
+        report.requests,
         &report.failures[..report.failures.len().min(10)]
     );
     assert_eq!(replicas(&cluster(&admin).await), replicas(&before));
@@ -269,23 +268,12 @@ async fn sigkill_mid_rolling_upgrade_under_load_fails_no_call_loses_no_job_and_t
     admin.import_demo_versions().await;
     let view = cluster(&admin).await;
     let ds = address(&view, "dataservice");
-    let traffic = Traffic::start(ds.clone(), address(&view, "web"), RATE);
+    let traffic = Load::start(ds.clone(), address(&view, "web"), RATE);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let id = admin.start_upgrade(&UpgradeForm::rolling()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let record = admin.upgrade(id).await;
-        assert_eq!(
-            record.summary.status,
-            UpgradeStatus::Running,
-            "killed too late: {record:?}"
-        );
-        if record.summary.progress.done >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upgrade made no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    admin
+        .wait_for_steps_done(id, 3, Duration::from_secs(60))
+        .await;
     agent.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let agent = restart(agent).await;
@@ -303,7 +291,7 @@ async fn sigkill_mid_rolling_upgrade_under_load_fails_no_call_loses_no_job_and_t
         report.failures.is_empty(),
         "{} of {} calls failed: {:?}",
         report.failures.len(),
-        report.calls,
+        report.requests,
         &report.failures[..report.failures.len().min(10)]
     );
     assert!(report.jobs.len() > 20, "{} jobs", report.jobs.len());

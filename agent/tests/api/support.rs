@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use shared::api::{Role, UpgradeDetail};
+use shared::api::{Role, UpgradeDetail, UpgradeStatus};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The admin password the tests start the agent with.
@@ -511,6 +511,28 @@ impl Client {
         }
     }
 
+    /// Waits (at most `within`) until `steps` replica steps of running upgrade `id` are done; it must still run then
+    /// (the caller is about to interrupt it).
+    pub async fn wait_for_steps_done(&self, id: i64, steps: u32, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let record = self.upgrade(id).await;
+            assert_eq!(
+                record.summary.status,
+                UpgradeStatus::Running,
+                "ended before {steps} steps were done: {record:?}"
+            );
+            if record.summary.progress.done >= steps {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not {steps} steps done within {within:?}: {record:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Every log entry of upgrade `id` over HTTP.
     pub async fn all_logs(&self, id: i64) -> Vec<shared::api::LogEntry> {
         let mut all = Vec::new();
@@ -610,160 +632,6 @@ pub fn assert_gapless(seqs: &[u64]) {
         expected.as_slice(),
         "log seqs must be 1..n without gaps or duplicates"
     );
-}
-
-/// What a steady mixed load saw.
-#[derive(Debug, Default)]
-pub struct TrafficReport {
-    /// Calls made.
-    pub calls: u64,
-    /// Failed calls, with what was seen.
-    pub failures: Vec<String>,
-    /// Ids of the jobs submitted.
-    pub jobs: Vec<String>,
-}
-
-/// A steady mixed load through the product's stable addresses, as its users make it: DataService queries, job
-/// submissions and polls, web logons. Bounded: at most `rate` calls a second for at most 10 minutes.
-pub struct Traffic {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<TrafficReport>,
-}
-
-impl Traffic {
-    /// Starts `rate` calls a second, each in its own task.
-    pub fn start(dataservice: String, web: String, rate: u32) -> Traffic {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .expect("client");
-            let report = std::sync::Arc::new(std::sync::Mutex::new(TrafficReport::default()));
-            let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
-            let mut calls = tokio::task::JoinSet::new();
-            for turn in 0..u64::from(rate) * 600 {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    _ = stopped.changed() => break,
-                }
-                let (http, report, ds, web) = (
-                    http.clone(),
-                    report.clone(),
-                    dataservice.clone(),
-                    web.clone(),
-                );
-                calls.spawn(async move {
-                    let outcome = one_call(turn, &http, &report, &ds, &web).await;
-                    let mut report = report.lock().expect("report");
-                    report.calls += 1;
-                    if let Err(e) = outcome {
-                        report.failures.push(e);
-                    }
-                });
-                while calls.try_join_next().is_some() {}
-            }
-            while calls.join_next().await.is_some() {}
-            std::mem::take(&mut *report.lock().expect("report"))
-        });
-        Traffic { stop, task }
-    }
-
-    /// Stops the load and waits for the calls in flight.
-    pub async fn finish(self) -> TrafficReport {
-        let _ = self.stop.send(true);
-        self.task.await.expect("the load task")
-    }
-}
-
-async fn one_call(
-    turn: u64,
-    http: &reqwest::Client,
-    report: &std::sync::Mutex<TrafficReport>,
-    ds: &str,
-    web: &str,
-) -> Result<(), String> {
-    let answer = match turn % 4 {
-        0 => {
-            http.get(format!("{ds}/api/query?q=load{turn}"))
-                .send()
-                .await
-        }
-        1 => {
-            let answer = http
-                .post(format!("{ds}/api/jobs"))
-                .json(&serde_json::json!({"input": format!("job {turn}")}))
-                .send()
-                .await
-                .map_err(|e| format!("submit: {e}"))?;
-            if answer.status() != 202 {
-                return Err(format!("submit: {}", answer.status()));
-            }
-            let body: Value = answer.json().await.map_err(|e| format!("submit: {e}"))?;
-            let id = body["id"].as_str().unwrap_or_default().to_string();
-            report.lock().expect("report").jobs.push(id);
-            return Ok(());
-        }
-        2 => {
-            let id = {
-                let report = report.lock().expect("report");
-                report
-                    .jobs
-                    .get(turn as usize / 4 % report.jobs.len().max(1))
-                    .cloned()
-            };
-            match id {
-                Some(id) => http.get(format!("{ds}/api/jobs/{id}")).send().await,
-                None => return Ok(()),
-            }
-        }
-        _ => {
-            http.post(format!("{web}/login"))
-                .json(&serde_json::json!({"username": "analyst", "password": "dataphin-demo"}))
-                .send()
-                .await
-        }
-    };
-    match answer {
-        Ok(answer) if answer.status() == 200 => Ok(()),
-        Ok(answer) => Err(format!(
-            "call {turn}: {} {}",
-            answer.status(),
-            answer.text().await.unwrap_or_default()
-        )),
-        Err(e) => Err(format!("call {turn}: {e}")),
-    }
-}
-
-/// The jobs of `ids` that do not answer `done` with a result within 30 s.
-pub async fn unfinished_jobs(dataservice: &str, ids: &[String]) -> Vec<String> {
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut missing = Vec::new();
-    for id in ids {
-        loop {
-            let body = match http
-                .get(format!("{dataservice}/api/jobs/{id}"))
-                .send()
-                .await
-            {
-                Ok(answer) if answer.status() == 200 => answer.json::<Value>().await.ok(),
-                _ => None,
-            };
-            if body
-                .as_ref()
-                .is_some_and(|b| b["status"] == "done" && b["result"].is_string())
-            {
-                break;
-            }
-            if Instant::now() > deadline {
-                missing.push(format!("{id}: {body:?}"));
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    missing
 }
 
 /// The cluster view.
