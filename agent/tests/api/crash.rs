@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use shared::api::UpgradeStatus;
 
-use crate::support::{Agent, UpgradeForm, assert_gapless};
+use crate::support::{Agent, UpgradeForm, assert_gapless, assert_log_kept_across_a_restart};
 
 #[tokio::test]
 async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_or_lost_lines() {
@@ -38,17 +38,7 @@ async fn sigkill_mid_upgrade_then_restart_ends_the_upgrade_without_a_stale_lock_
         other => panic!("unexpected status {other:?} after the restart: {record:?}"),
     }
 
-    let after = admin.all_logs(id).await;
-    assert_gapless(&after.iter().map(|e| e.seq).collect::<Vec<_>>());
-    assert_eq!(
-        &after[..before.len()],
-        before.as_slice(),
-        "every line written before the kill is kept as it was"
-    );
-    assert!(
-        after.iter().any(|e| e.message.contains("restarted")),
-        "the log says the agent restarted"
-    );
+    assert_log_kept_across_a_restart(&before, &admin.all_logs(id).await);
 
     // No stale lock: another operation can start.
     let cluster = admin.get_json("/api/v1/cluster").await;

@@ -17,7 +17,7 @@ use shared::api::UpgradeStatus;
 use shared::api::UpgradeDetail;
 
 use crate::load::{Load, LoadReport, unfinished_jobs};
-use crate::support::{Agent, Client, Options, UpgradeForm};
+use crate::support::{Agent, Client, Options, UpgradeForm, assert_log_kept_across_a_restart};
 
 /// A namespace (and the node directory of the product's shared volume) for one test, removed however it ends.
 struct Namespace {
@@ -409,16 +409,7 @@ async fn kubernetes_the_agent_killed_mid_upgrade_finishes_the_run_after_its_rest
     on.admin = on.agent.admin().await;
     let record = wait_ended(&on.admin, id, Duration::from_secs(480)).await;
     let load = load.finish().await;
-    let after = on.admin.all_logs(id).await;
-    assert_eq!(
-        &after[..before.len()],
-        before.as_slice(),
-        "every line written before the kill is kept as it was"
-    );
-    assert!(
-        after.iter().any(|e| e.message.contains("restarted")),
-        "the log says the agent restarted"
-    );
+    assert_log_kept_across_a_restart(&before, &on.admin.all_logs(id).await);
     println!("pods when the agent was killed:\n{pods}");
     on.assert_ended_without_a_failed_call(&record, UpgradeStatus::Succeeded, &load, "V5.1.2.04")
         .await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use shared::api::{Role, UpgradeDetail, UpgradeStatus};
+use shared::api::{LogEntry, Role, UpgradeDetail, UpgradeStatus};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The admin password the tests start the agent with.
@@ -534,14 +534,11 @@ impl Client {
     }
 
     /// Every log entry of upgrade `id` over HTTP.
-    pub async fn all_logs(&self, id: i64) -> Vec<shared::api::LogEntry> {
+    pub async fn all_logs(&self, id: i64) -> Vec<LogEntry> {
         let mut all = Vec::new();
         loop {
-            let after = all
-                .last()
-                .map(|e: &shared::api::LogEntry| e.seq)
-                .unwrap_or(0);
-            let page: Vec<shared::api::LogEntry> = serde_json::from_value(
+            let after = all.last().map(|e: &LogEntry| e.seq).unwrap_or(0);
+            let page: Vec<LogEntry> = serde_json::from_value(
                 self.get_json(&format!(
                     "/api/v1/upgrades/{id}/logs?after={after}&limit=500"
                 ))
@@ -631,6 +628,21 @@ pub fn assert_gapless(seqs: &[u64]) {
         seqs,
         expected.as_slice(),
         "log seqs must be 1..n without gaps or duplicates"
+    );
+}
+
+/// An upgrade's log read `before` the agent was killed and `after` its restart: gapless, every line written before
+/// kept as it was, and a line saying the agent restarted.
+pub fn assert_log_kept_across_a_restart(before: &[LogEntry], after: &[LogEntry]) {
+    assert_gapless(&after.iter().map(|e| e.seq).collect::<Vec<_>>());
+    assert_eq!(
+        &after[..before.len()],
+        before,
+        "every line written before the kill is kept as it was"
+    );
+    assert!(
+        after.iter().any(|e| e.message.contains("restarted")),
+        "the log says the agent restarted"
     );
 }
 
