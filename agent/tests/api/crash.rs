@@ -113,16 +113,7 @@ async fn sigterm_during_an_upgrade_closes_live_viewers_and_stops_the_run_for_a_r
         "no stale lock"
     );
 
-    let retry = admin
-        .http
-        .post(admin.at(&format!("/api/v1/upgrades/{id}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(retry.status(), 202, "Retry continues it");
-    let retry_id = retry.json::<serde_json::Value>().await.expect("body")["id"]
-        .as_i64()
-        .expect("id");
+    let retry_id = admin.retry(id).await;
     assert_eq!(
         admin.wait_until_ended(retry_id).await.summary.status,
         UpgradeStatus::Succeeded

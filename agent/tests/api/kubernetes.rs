@@ -472,15 +472,7 @@ async fn kubernetes_force_stop_then_retry_finishes_skipping_what_is_on_target() 
         "web not touched: {cluster:#}"
     );
 
-    let retry = admin
-        .http
-        .post(admin.at(&format!("/api/v1/upgrades/{id}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(retry.status(), 202);
-    let retry: Value = retry.json().await.expect("body");
-    let retry_id = retry["id"].as_i64().expect("id");
+    let retry_id = admin.retry(id).await;
     let finished = wait_ended(admin, retry_id, Duration::from_secs(480)).await;
     assert_eq!(
         finished.summary.status,

@@ -511,6 +511,21 @@ impl Client {
         }
     }
 
+    /// Retries stopped or failed upgrade `id` (`POST /api/v1/upgrades/{id}/retry`, which must be accepted); returns
+    /// the new run's id.
+    pub async fn retry(&self, id: i64) -> i64 {
+        let answer = self
+            .http
+            .post(self.at(&format!("/api/v1/upgrades/{id}/retry")))
+            .send()
+            .await
+            .expect("retry");
+        assert_eq!(answer.status(), 202, "retry of upgrade {id} accepted");
+        answer.json::<Value>().await.expect("body")["id"]
+            .as_i64()
+            .expect("the new run's id")
+    }
+
     /// Waits (at most `within`) until `steps` replica steps of running upgrade `id` are done; it must still run then
     /// (the caller is about to interrupt it).
     pub async fn wait_for_steps_done(&self, id: i64, steps: u32, within: Duration) {

@@ -445,15 +445,7 @@ async fn force_stop_then_retry_finishes_the_upgrade() {
         .expect("stop");
     assert_eq!(again.status(), 409, "only a running upgrade can be stopped");
 
-    let retry = admin
-        .http
-        .post(admin.at(&format!("/api/v1/upgrades/{id}/retry")))
-        .send()
-        .await
-        .expect("retry");
-    assert_eq!(retry.status(), 202);
-    let retry: serde_json::Value = retry.json().await.expect("body");
-    let retry_id = retry["id"].as_i64().expect("id");
+    let retry_id = admin.retry(id).await;
     assert_ne!(retry_id, id);
     let finished = admin.wait_until_ended(retry_id).await;
     assert_eq!(
