@@ -1,10 +1,8 @@
 //! The bounded YAML reader: every YAML file (manifests, values, overlays) goes through here.
 //!
-//! serde_norway parses into its event list (linear in the input) and then drives our own [`Value`] builder, which is
-//! where the bounds live:
+//! [`reader`] reads the text into our own [`Value`] in one pass, and this is where the bounds live:
 //! - size: at most `max_yaml_bytes`, checked before parsing;
-//! - nesting: at most `max_yaml_depth` containers deep, counted by the builder (serde_norway also stops at 128 on
-//!   its own, reported the same way);
+//! - nesting: at most `max_yaml_depth` containers deep;
 //! - alias expansion: each node built costs [`NODE_COST`] plus its scalar's length (roughly the memory it takes),
 //!   and a document may cost at most `max(20 × its size, 4 MiB)`. Without aliases a document costs at most about
 //!   17 × its size (`{a,b,c}`: 2 bytes per key for a key and a null), so only expansion (a "billion laughs", or one
@@ -19,12 +17,11 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
-
 use crate::keypath::{KeyPath, Segment};
 use crate::limits::Limits;
 use crate::report::Finding;
 
+mod reader;
 pub mod typed;
 
 /// A YAML value as the checks see it.
@@ -165,18 +162,7 @@ pub fn parse_mapping(file: &str, bytes: &[u8], limits: &Limits) -> Result<Value,
 pub fn parse_documents(file: &str, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Finding> {
     let text = checked_text(file, bytes, limits)?;
     let budget = Budget::new(text.len(), limits);
-    let mut documents = Vec::new();
-    for document in serde_norway::Deserializer::from_str(text) {
-        let seed = NodeSeed {
-            budget: &budget,
-            depth: 0,
-        };
-        documents.push(
-            seed.deserialize(document)
-                .map_err(|error| classify(file, &budget, &error))?,
-        );
-    }
-    Ok(documents)
+    reader::documents(text, &budget).map_err(|error| finding(file, error))
 }
 
 /// Whether a YAML text holds nothing but blank lines, comments and document markers.
@@ -236,46 +222,36 @@ fn describe_root(value: &Value) -> String {
 }
 
 fn parse_one(file: &str, text: &str, budget: &Budget) -> Result<Value, Finding> {
-    let seed = NodeSeed { budget, depth: 0 };
-    seed.deserialize(serde_norway::Deserializer::from_str(text))
-        .map_err(|error| classify(file, budget, &error))
-}
-
-/// Turns a serde_norway error into the finding with the right code, line and column.
-fn classify(file: &str, budget: &Budget, error: &serde_norway::Error) -> Finding {
-    let location = error.location();
-    let mut message = error.to_string();
-    if let Some(at) = &location {
-        message = message.replacen(
-            &format!(" at line {} column {}", at.line(), at.column()),
-            "",
-            1,
-        );
-    }
-    let code = match budget.failure.take() {
-        Some(Failure::DuplicateKey) => "yaml-duplicate-key",
-        Some(Failure::TooDeep | Failure::TooLarge) => "yaml-too-complex",
-        // serde_norway's own bounds (nesting 128, alias jumps) say so in their message only.
-        None if message.contains("recursion limit exceeded")
-            || message.contains("repetition limit exceeded") =>
-        {
-            "yaml-too-complex"
-        }
-        None => "yaml-syntax",
-    };
-    let finding = match location {
-        Some(at) => Finding::error(
-            code,
+    let mut documents = reader::documents(text, budget).map_err(|error| finding(file, error))?;
+    if documents.len() > 1 {
+        return Err(Finding::error(
+            "yaml-syntax",
             format!(
-                "{file} line {}, column {}: {message}",
-                at.line(),
-                at.column()
+                "{file}: {} documents (`---`) where one is expected",
+                documents.len()
             ),
         )
-        .at(at.line() as u64, at.column() as u64),
-        None => Finding::error(code, format!("{file}: {message}")),
+        .in_file(file));
+    }
+    Ok(documents.pop().unwrap_or(Value::Null))
+}
+
+/// The finding for a reader's error: its code, line and column.
+fn finding(file: &str, error: reader::Error) -> Finding {
+    let code = match error.failure {
+        Some(Failure::DuplicateKey) => "yaml-duplicate-key",
+        Some(Failure::TooDeep | Failure::TooLarge) => "yaml-too-complex",
+        None => "yaml-syntax",
     };
-    finding.in_file(file)
+    Finding::error(
+        code,
+        format!(
+            "{file} line {}, column {}: {}",
+            error.line, error.column, error.message
+        ),
+    )
+    .at(error.line, error.column)
+    .in_file(file)
 }
 
 /// Line and column (1-based) of each wanted key path in a YAML text, or of its nearest written ancestor.
@@ -470,6 +446,7 @@ fn flow_balance(line: &str) -> i64 {
     balance
 }
 
+/// Why the reader stopped, when a bound (not the syntax) stopped it.
 #[derive(Debug, Clone, Copy)]
 enum Failure {
     DuplicateKey,
@@ -480,11 +457,10 @@ enum Failure {
 /// What one node costs besides its scalar's bytes: about the memory a [`Value`] takes.
 pub const NODE_COST: u64 = 16;
 
-/// What building the value may still cost, and why it stopped.
+/// What building the value may still cost, and how deep it may go.
 struct Budget {
     remaining: Cell<u64>,
     max_depth: u32,
-    failure: Cell<Option<Failure>>,
 }
 
 impl Budget {
@@ -492,213 +468,18 @@ impl Budget {
         Budget {
             remaining: Cell::new((input_len as u64).saturating_mul(20).max(4 << 20)),
             max_depth: limits.max_yaml_depth,
-            failure: Cell::new(None),
         }
     }
 
-    fn charge<E: serde::de::Error>(&self, scalar_len: usize) -> Result<(), E> {
-        let cost = scalar_len as u64 + NODE_COST;
+    /// Takes `cost` from what is left; false when not enough is.
+    fn charge(&self, cost: u64) -> bool {
         match self.remaining.get().checked_sub(cost) {
             Some(left) => {
                 self.remaining.set(left);
-                Ok(())
+                true
             }
-            None => self.fail(
-                Failure::TooLarge,
-                "the document expands (through aliases) to far more than its own size".to_string(),
-            ),
+            None => false,
         }
-    }
-
-    fn fail<T, E: serde::de::Error>(&self, failure: Failure, message: String) -> Result<T, E> {
-        self.failure.set(Some(failure));
-        Err(E::custom(message))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct NodeSeed<'b> {
-    budget: &'b Budget,
-    depth: u32,
-}
-
-impl<'b> NodeSeed<'b> {
-    fn enter<E: serde::de::Error>(self) -> Result<NodeSeed<'b>, E> {
-        self.budget.charge::<E>(0)?;
-        let depth = self.depth + 1;
-        if depth > self.budget.max_depth {
-            return self.budget.fail(
-                Failure::TooDeep,
-                format!("nesting deeper than {} levels", self.budget.max_depth),
-            );
-        }
-        Ok(NodeSeed {
-            budget: self.budget,
-            depth,
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NodeSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a YAML value")
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
-        self.budget.charge(0)?;
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
-        self.budget.charge(0)?;
-        Ok(Value::Integer(v))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
-        self.budget.charge(0)?;
-        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Integer))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        self.budget.charge(0)?;
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
-        self.budget.charge(v.len())?;
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
-        self.budget.charge(0)?;
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
-        self.visit_unit()
-    }
-
-    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        self.deserialize(deserializer)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let inner = self.enter()?;
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(inner)? {
-            items.push(item);
-        }
-        Ok(Value::List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let inner = self.enter()?;
-        let mut entries = BTreeMap::new();
-        let mut merged = Vec::new();
-        while let Some(key) = map.next_key_seed(KeySeed {
-            budget: self.budget,
-            existing: &entries,
-        })? {
-            let value = map.next_value_seed(inner)?;
-            if key == "<<" {
-                merged.push(value);
-            } else {
-                entries.insert(key, value);
-            }
-        }
-        // YAML merge keys: `<<: *base` or `<<: [*a, *b]`; explicit keys win, then earlier merges.
-        for value in merged {
-            let sources = match value {
-                Value::List(items) => items,
-                other => vec![other],
-            };
-            for source in sources {
-                match source {
-                    Value::Map(source) => {
-                        for (key, value) in source {
-                            entries.entry(key).or_insert(value);
-                        }
-                    }
-                    other => {
-                        return Err(serde::de::Error::custom(format!(
-                            "`<<` merges mappings, not a {}",
-                            other.type_name()
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(Value::Map(entries))
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
-        // A custom tag (`!secret x`): the tag is dropped, the value kept.
-        let (_tag, variant): (String, _) = data.variant()?;
-        variant.newtype_variant_seed(self)
-    }
-}
-
-/// Reads one mapping key as text, refusing a key the mapping already has.
-struct KeySeed<'m, 'b> {
-    budget: &'b Budget,
-    existing: &'m BTreeMap<String, Value>,
-}
-
-impl KeySeed<'_, '_> {
-    fn accept<E: serde::de::Error>(self, key: String) -> Result<String, E> {
-        self.budget.charge::<E>(key.len())?;
-        if self.existing.contains_key(&key) {
-            return self
-                .budget
-                .fail(Failure::DuplicateKey, format!("duplicate key `{key}`"));
-        }
-        Ok(key)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
-    type Value = String;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_, '_> {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a mapping key that is a string, number or boolean")
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
-        self.accept(v.to_string())
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
-        self.accept(v.to_string())
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
-        self.accept(v.to_string())
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
-        self.accept(v.to_string())
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
-        self.accept(v.to_string())
     }
 }
 
