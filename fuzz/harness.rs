@@ -309,3 +309,56 @@ pub fn non_standard(data: &[u8]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_agree_within_one_ulp_and_nan_equals_nan() {
+        let one = Value::Float(1.0);
+        let next = Value::Float(f64::from_bits(1f64.to_bits() + 1));
+        let after_next = Value::Float(f64::from_bits(1f64.to_bits() + 2));
+        assert!(same_value(&one, &next));
+        assert!(!same_value(&one, &after_next));
+        assert!(same_value(&Value::Float(f64::NAN), &Value::Float(f64::NAN)));
+        assert!(same_value(&Value::Float(0.0), &Value::Float(-0.0)));
+        assert!(!same_value(&Value::Float(1.0), &Value::Integer(1)));
+        let list = |value| Value::List(vec![Value::Map([("a".to_string(), value)].into())]);
+        assert!(same_value(&list(one.clone()), &list(next)));
+        assert!(!same_value(&list(one), &list(after_next)));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_a_known_difference_only_where_serde_norway_refuses() {
+        let syntax: Outcome = Err(("yaml-syntax".to_string(), Some(1)));
+        let float: Outcome = Ok(vec![Value::Map(
+            [("a".to_string(), Value::Float(1.8446744073709552e19))].into(),
+        )]);
+        for text in [
+            "a: 18446744073709551616\n",
+            "a: [-9223372036854775809]\n",
+            "a: 0x10000000000000000\n",
+            "{a: +0b11111111111111111111111111111111111111111111111111111111111111111}",
+        ] {
+            assert!(
+                known_difference(text, &float, &syntax).is_some(),
+                "{text:?}"
+            );
+        }
+        for text in [
+            "a: 18446744073709551615\n",
+            "a: -9223372036854775808\n",
+            "a: 018446744073709551616\n",
+            "a: 1e30\n",
+            "a: x18446744073709551616\n",
+        ] {
+            assert!(
+                known_difference(text, &float, &syntax).is_none(),
+                "{text:?}"
+            );
+        }
+        let duplicate: Outcome = Err(("yaml-duplicate-key".to_string(), Some(2)));
+        assert!(known_difference("a: 18446744073709551616\n", &float, &duplicate).is_none());
+    }
+}

@@ -167,7 +167,7 @@ fn laughs(levels: usize) -> Vec<u8> {
     let mut text = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..=levels {
         let previous = format!("*l{}", level - 1);
-        let items = vec![previous.as_str(); 9].join(", ");
+        let items = [previous.as_str(); 9].join(", ");
         text.push_str(&format!("l{level}: &l{level} [{items}]\n"));
     }
     text.into_bytes()
