@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use shared::limits::Limits;
-use shared::yaml::{NODE_COST, Value};
+use shared::yaml::Value;
 
 /// Why the reference refused a file: a finding's code and its line, if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,9 @@ fn classify(budget: &Budget, error: &serde_norway::Error) -> Failure {
     };
     Failure::at(code, error.location().map(|at| at.line() as u64))
 }
+
+/// What one node costs besides its scalar's bytes (as in `shared::yaml` when it used serde_norway).
+const NODE_COST: u64 = 16;
 
 #[derive(Debug, Clone, Copy)]
 enum Stop {
