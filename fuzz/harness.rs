@@ -11,7 +11,11 @@ use shared::archive::{Bundle, BundleEntry, ZipScan};
 use shared::keypath::KeyPath;
 use shared::limits::Limits;
 use shared::package::{VersionPackage, check_version_package};
-use shared::report::{Report, Severity};
+use shared::report::{Finding, Report, Severity};
+use shared::yaml::Value;
+
+#[path = "reference_yaml.rs"]
+mod reference_yaml;
 
 /// Smaller than the defaults so that one run stays fast; the checks of the limits themselves are the same code.
 pub fn limits() -> Limits {
@@ -75,17 +79,148 @@ pub fn zip_reader(data: &[u8]) {
     }
 }
 
-/// The YAML loader, as a values file (one mapping) and as an overlay (several documents).
+/// The YAML reader, as a values file (one mapping) and as an overlay (several documents), each compared with the
+/// reference reader (`reference_yaml.rs`, the serde_norway-based reader it replaced): a disagreement that is not a
+/// [`KNOWN_DIFFERENCES`] entry panics, naming the input and both results.
 pub fn yaml_loader(data: &[u8]) {
     let limits = limits();
-    match shared::yaml::parse_mapping("values.yaml", data, &limits) {
+    let ours = shared::yaml::parse_mapping("values.yaml", data, &limits);
+    match &ours {
         Ok(value) => assert!(
             value.as_map().is_some(),
             "a values file that is not a mapping"
         ),
         Err(finding) => assert_eq!(finding.file.as_deref(), Some("values.yaml")),
     }
-    let _ = shared::yaml::parse_documents("overlay/values.yaml", data, &limits);
+    compare_yaml(
+        "parse_mapping",
+        data,
+        &outcome(ours.map(|value| vec![value])),
+        &reference_outcome(reference_yaml::parse_mapping(data, &limits).map(|value| vec![value])),
+    );
+    let ours = shared::yaml::parse_documents("overlay/values.yaml", data, &limits);
+    compare_yaml(
+        "parse_documents",
+        data,
+        &outcome(ours),
+        &reference_outcome(reference_yaml::parse_documents(data, &limits)),
+    );
+}
+
+/// What a YAML reader made of one input: its documents, or the finding's code and line.
+type Outcome = Result<Vec<Value>, (String, Option<u64>)>;
+
+fn outcome(result: Result<Vec<Value>, Finding>) -> Outcome {
+    result.map_err(|finding| (finding.code, finding.line))
+}
+
+fn reference_outcome(result: Result<Vec<Value>, reference_yaml::Failure>) -> Outcome {
+    result.map_err(|failure| (failure.code.to_string(), failure.line))
+}
+
+/// The codes whose agreement is checked when both readers refuse an input; syntax errors may be worded and placed
+/// differently.
+const COMPARED_CODES: [&str; 4] = [
+    "yaml-too-complex",
+    "yaml-duplicate-key",
+    "yaml-not-mapping",
+    "yaml-not-utf8",
+];
+
+/// Panics unless the two readers agree on `data`: the same values (floats within 1 ulp), or both refusing it with
+/// the same code when either code is one of [`COMPARED_CODES`], or a [`KNOWN_DIFFERENCES`] entry explaining why not.
+fn compare_yaml(entry: &str, data: &[u8], ours: &Outcome, reference: &Outcome) {
+    let agree = match (ours, reference) {
+        (Ok(ours), Ok(reference)) => {
+            ours.len() == reference.len()
+                && ours.iter().zip(reference).all(|(a, b)| same_value(a, b))
+        }
+        (Err((ours, _)), Err((reference, _))) => {
+            ours == reference
+                || !(COMPARED_CODES.contains(&ours.as_str())
+                    || COMPARED_CODES.contains(&reference.as_str()))
+        }
+        _ => false,
+    };
+    let text = String::from_utf8_lossy(data);
+    if agree || known_difference(&text, ours, reference).is_some() {
+        return;
+    }
+    panic!(
+        "{entry} disagrees with serde_norway on the input {text:?}\n  shared:       {ours:?}\n  serde_norway: {reference:?}"
+    );
+}
+
+/// Equal values, except that floats may differ by one unit in the last place and NaN equals NaN.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(a), Value::Float(b)) => {
+            (a.is_nan() && b.is_nan())
+                || a == b
+                || (a.is_sign_negative() == b.is_sign_negative()
+                    && a.to_bits().abs_diff(b.to_bits()) <= 1)
+        }
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+        }
+        _ => a == b,
+    }
+}
+
+/// A difference between shared's reader and serde_norway that is accepted, and why.
+struct KnownDifference {
+    reason: &'static str,
+    applies: fn(text: &str, ours: &Outcome, reference: &Outcome) -> bool,
+}
+
+/// The accepted differences. Keep it short: each entry is a place where serde_norway is wrong or stricter than
+/// YAML, not a place where the new reader is.
+const KNOWN_DIFFERENCES: &[KnownDifference] = &[KnownDifference {
+    reason: "an integer of 2^64 and above (or below -2^63): serde_norway hands it to the visitor as a 128-bit \
+             integer, which the reference refuses as a syntax error; shared may read it (as a float)",
+    applies: |text, _ours, reference| {
+        matches!(reference, Err((code, _)) if code == "yaml-syntax")
+            && text
+                .split(|c: char| c.is_whitespace() || ",[]{}:#".contains(c))
+                .any(beyond_64_bits)
+    },
+}];
+
+/// The reason a disagreement on `text` is accepted, if it is one of [`KNOWN_DIFFERENCES`].
+fn known_difference(text: &str, ours: &Outcome, reference: &Outcome) -> Option<&'static str> {
+    KNOWN_DIFFERENCES
+        .iter()
+        .find(|known| (known.applies)(text, ours, reference))
+        .map(|known| known.reason)
+}
+
+/// A plain scalar serde_norway reads as an integer (decimal, `0x`, `0o` or `0b`, signed) that fits in 128 bits but
+/// not in an `i64` or `u64`.
+fn beyond_64_bits(token: &str) -> bool {
+    let (negative, unsigned) = match token.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, token.strip_prefix('+').unwrap_or(token)),
+    };
+    let (radix, digits) = [("0x", 16), ("0o", 8), ("0b", 2)]
+        .into_iter()
+        .find_map(|(prefix, radix)| unsigned.strip_prefix(prefix).map(|rest| (radix, rest)))
+        .unwrap_or((10, unsigned));
+    // Decimal digits after a leading zero are a string (YAML 1.2), as in serde_norway.
+    let leading_zero = radix == 10 && digits.len() > 1 && digits.starts_with('0');
+    if digits.is_empty() || leading_zero || !digits.chars().all(|c| c.is_digit(radix)) {
+        return false;
+    }
+    match u128::from_str_radix(digits, radix) {
+        Ok(n) if negative => n > 1 << 63,
+        Ok(n) => n > u128::from(u64::MAX),
+        Err(_) => false,
+    }
 }
 
 /// A version package that is only its manifest (`version.yaml`).
@@ -172,5 +307,58 @@ pub fn non_standard(data: &[u8]) {
             values.is_some(),
             "an ok report comes with the values to run"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_agree_within_one_ulp_and_nan_equals_nan() {
+        let one = Value::Float(1.0);
+        let next = Value::Float(f64::from_bits(1f64.to_bits() + 1));
+        let after_next = Value::Float(f64::from_bits(1f64.to_bits() + 2));
+        assert!(same_value(&one, &next));
+        assert!(!same_value(&one, &after_next));
+        assert!(same_value(&Value::Float(f64::NAN), &Value::Float(f64::NAN)));
+        assert!(same_value(&Value::Float(0.0), &Value::Float(-0.0)));
+        assert!(!same_value(&Value::Float(1.0), &Value::Integer(1)));
+        let list = |value| Value::List(vec![Value::Map([("a".to_string(), value)].into())]);
+        assert!(same_value(&list(one.clone()), &list(next)));
+        assert!(!same_value(&list(one), &list(after_next)));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_a_known_difference_only_where_serde_norway_refuses() {
+        let syntax: Outcome = Err(("yaml-syntax".to_string(), Some(1)));
+        let float: Outcome = Ok(vec![Value::Map(
+            [("a".to_string(), Value::Float(1.8446744073709552e19))].into(),
+        )]);
+        for text in [
+            "a: 18446744073709551616\n",
+            "a: [-9223372036854775809]\n",
+            "a: 0x10000000000000000\n",
+            "{a: +0b11111111111111111111111111111111111111111111111111111111111111111}",
+        ] {
+            assert!(
+                known_difference(text, &float, &syntax).is_some(),
+                "{text:?}"
+            );
+        }
+        for text in [
+            "a: 18446744073709551615\n",
+            "a: -9223372036854775808\n",
+            "a: 018446744073709551616\n",
+            "a: 1e30\n",
+            "a: x18446744073709551616\n",
+        ] {
+            assert!(
+                known_difference(text, &float, &syntax).is_none(),
+                "{text:?}"
+            );
+        }
+        let duplicate: Outcome = Err(("yaml-duplicate-key".to_string(), Some(2)));
+        assert!(known_difference("a: 18446744073709551616\n", &float, &duplicate).is_none());
     }
 }
