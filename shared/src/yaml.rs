@@ -162,7 +162,9 @@ pub fn parse_mapping(file: &str, bytes: &[u8], limits: &Limits) -> Result<Value,
 pub fn parse_documents(file: &str, bytes: &[u8], limits: &Limits) -> Result<Vec<Value>, Finding> {
     let text = checked_text(file, bytes, limits)?;
     let budget = Budget::new(text.len(), limits);
-    reader::documents(text, &budget).map_err(|error| finding(file, error))
+    reader::documents(text, &budget, usize::MAX)
+        .map(|(documents, _)| documents)
+        .map_err(|error| finding(file, error))
 }
 
 /// Whether a YAML text holds nothing but blank lines, comments and document markers.
@@ -222,14 +224,12 @@ fn describe_root(value: &Value) -> String {
 }
 
 fn parse_one(file: &str, text: &str, budget: &Budget) -> Result<Value, Finding> {
-    let mut documents = reader::documents(text, budget).map_err(|error| finding(file, error))?;
-    if documents.len() > 1 {
+    let (mut documents, more) =
+        reader::documents(text, budget, 1).map_err(|error| finding(file, error))?;
+    if more {
         return Err(Finding::error(
             "yaml-syntax",
-            format!(
-                "{file}: {} documents (`---`) where one is expected",
-                documents.len()
-            ),
+            format!("{file}: more than one document (`---`) where one is expected"),
         )
         .in_file(file));
     }

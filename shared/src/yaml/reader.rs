@@ -14,7 +14,6 @@
 //! nesting nor aliases can make it use more than the bounds of [`super`]. An error names its line and column.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 use super::{Budget, Failure, NODE_COST, Value};
 
@@ -29,8 +28,8 @@ pub(super) struct Error {
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Reads every document of a text.
-pub(super) fn documents(text: &str, budget: &Budget) -> Result<Vec<Value>> {
+/// Reads the documents of a text, at most `most`; whether more follow (a `---` after them).
+pub(super) fn documents(text: &str, budget: &Budget, most: usize) -> Result<(Vec<Value>, bool)> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
@@ -39,6 +38,8 @@ pub(super) fn documents(text: &str, budget: &Budget) -> Result<Vec<Value>> {
         line_start: 0,
         budget,
         anchors: BTreeMap::new(),
+        pending: Vec::new(),
+        scanned_to: 0,
     };
     if let Some(at) = text.find(|c| !printable(c)) {
         // Placed on the line and column an editor shows.
@@ -52,7 +53,7 @@ pub(super) fn documents(text: &str, budget: &Budget) -> Result<Vec<Value>> {
             "the control character U+{c:04X} is not allowed in YAML (is it a binary file?)"
         ));
     }
-    reader.stream()
+    reader.stream(most)
 }
 
 /// The characters YAML allows in a file (YAML 1.2, 5.1).
@@ -121,6 +122,11 @@ struct Reader<'t, 'b> {
     budget: &'b Budget,
     /// Anchored nodes, by name; a later anchor of the same name replaces an earlier one.
     anchors: BTreeMap<String, Value>,
+    /// Anchors whose node is still being read: an alias to one would repeat forever.
+    pending: Vec<String>,
+    /// How far the last plain scalar read the blanks and line breaks after it: libyaml's scanner takes them as
+    /// part of the scalar, so a tab among them is allowed where the scalar's own rule allows it.
+    scanned_to: usize,
 }
 
 impl Reader<'_, '_> {
@@ -190,12 +196,11 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// Skips blanks and a comment, up to the line break.
+    /// Skips blanks and a comment, up to the line break. Between tokens `#` always starts a comment (`"x"#c`), as
+    /// libyaml reads it; inside a plain scalar only after a blank (`a#b` is text).
     fn skip_comment(&mut self) {
         self.skip_blanks();
-        let after_blank =
-            self.pos == self.line_start || matches!(self.bytes[self.pos - 1], b' ' | b'\t');
-        if self.is(b'#') && after_blank {
+        if self.is(b'#') {
             while !self.at_break() {
                 self.pos += 1;
             }
@@ -208,7 +213,9 @@ impl Reader<'_, '_> {
         let mut same_line = tabs == Tabs::BeforeLineBreak;
         loop {
             while let Some(b @ (b' ' | b'\t')) = self.byte(0) {
-                let allowed = tabs == Tabs::Anywhere || same_line && !self.first_on_line();
+                let allowed = tabs == Tabs::Anywhere
+                    || same_line && !self.first_on_line()
+                    || self.pos < self.scanned_to;
                 if b == b'\t' && !allowed {
                     return self.error(
                         "a tab character where YAML allows only spaces (in the indentation, or after `- ` or `? `)",
@@ -291,9 +298,12 @@ impl Reader<'_, '_> {
 
     // -- Documents ---------------------------------------------------------------------------------------------
 
-    fn stream(&mut self) -> Result<Vec<Value>> {
+    fn stream(&mut self, most: usize) -> Result<(Vec<Value>, bool)> {
         let mut documents = Vec::new();
         loop {
+            // Anchors do not carry from one document to the next.
+            self.anchors.clear();
+            self.pending.clear();
             self.skip_to_content(Tabs::Nowhere)?;
             let mut directives = false;
             while self.column() == 0 && self.is(b'%') {
@@ -309,9 +319,12 @@ impl Reader<'_, '_> {
                 if directives {
                     return self.error("a directive without a document after it (`---`)");
                 }
-                return Ok(documents);
+                return Ok((documents, false));
             }
             let explicit = self.at_document_marker() && self.is(b'-');
+            if explicit && documents.len() == most {
+                return Ok((documents, true));
+            }
             if explicit {
                 self.pos += 3;
                 self.skip_comment();
@@ -329,7 +342,7 @@ impl Reader<'_, '_> {
             self.skip_to_content(Tabs::BeforeLineBreak)?;
             documents.push(value);
             if self.pos >= self.bytes.len() {
-                return Ok(documents);
+                return Ok((documents, false));
             }
             if !self.at_document_marker() {
                 return self.error("did not find the expected end of the document (a second document starts with `---`)");
@@ -355,14 +368,15 @@ impl Reader<'_, '_> {
         let start = self.mark();
         let rest = &self.text[self.pos..];
         let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
-        if line.starts_with("%TAG") && line[4..].starts_with([' ', '\t']) {
-            return self.error_at(start, "%TAG directives are not supported");
-        }
-        if let Some(version) = line.strip_prefix("%YAML") {
-            let version = version.split('#').next().unwrap_or("").trim();
-            if !version.starts_with("1.") {
-                return self.error_at(start, format!("YAML version `{version}` is not 1.x"));
+        let line = line.split(" #").next().unwrap_or(line);
+        let (name, value) = line.split_once([' ', '\t']).unwrap_or((line, ""));
+        match (name, value.trim()) {
+            ("%YAML", "1.1" | "1.2") => {}
+            ("%YAML", version) => {
+                return self.error_at(start, format!("YAML version `{version}` is not 1.1 or 1.2"));
             }
+            ("%TAG", _) => return self.error_at(start, "%TAG directives are not supported"),
+            (name, _) => return self.error_at(start, format!("unknown directive `{name}`")),
         }
         self.pos += line.len();
         Ok(())
@@ -393,9 +407,12 @@ impl Reader<'_, '_> {
         let mut node_props = Properties::default();
         while matches!(self.byte(0), Some(b'&' | b'!')) {
             let start = self.mark();
+            let pending = self.pending.len();
             let props = self.properties(false)?;
             self.skip_comment();
             if !self.at_break() {
+                // Read again below, with what follows them.
+                self.pending.truncate(pending);
                 self.reset(start);
                 break;
             }
@@ -531,6 +548,8 @@ impl Reader<'_, '_> {
                 Some((key, at)) => (key, at, false),
                 None => self.block_key(column, depth)?,
             };
+            // A duplicate is reported before anything wrong in its value, as the file reads.
+            map.refuse_duplicate(self, &key, at)?;
             let value = if explicit {
                 // After `? key`, an optional `: value` at the mapping's column.
                 self.skip_to_content(Tabs::BeforeLineBreak)?;
@@ -704,6 +723,16 @@ impl Reader<'_, '_> {
     /// A scalar, alias or flow collection; `indent` is the enclosing block's column (a plain scalar goes on over
     /// the lines indented further).
     fn head(&mut self, indent: isize, depth: u32, props: &Properties) -> Result<Head> {
+        // Properties with nothing after them (`!!str : value`, `&a` then another tag): an empty node.
+        let empty = self.at_break()
+            || matches!(self.byte(0), Some(b'!' | b'&'))
+            || self.is(b':') && self.blankz(1);
+        if props.given() && empty {
+            return Ok(Head::Scalar {
+                text: String::new(),
+                plain: true,
+            });
+        }
         Ok(match self.byte(0) {
             Some(b'*') => {
                 if props.given() {
@@ -735,6 +764,9 @@ impl Reader<'_, '_> {
     /// Remembers an anchored node.
     fn anchor(&mut self, anchor: Option<String>, value: Value) -> Result<Value> {
         if let Some(name) = anchor {
+            if let Some(at) = self.pending.iter().rposition(|pending| *pending == name) {
+                self.pending.remove(at);
+            }
             self.anchors.insert(name, value.clone());
         }
         Ok(value)
@@ -764,7 +796,9 @@ impl Reader<'_, '_> {
             match self.byte(0) {
                 Some(b'&') if props.anchor.is_none() => {
                     self.pos += 1;
-                    props.anchor = Some(self.name("an anchor")?);
+                    let name = self.name("an anchor")?;
+                    self.pending.push(name.clone());
+                    props.anchor = Some(name);
                 }
                 Some(b'!') if props.tag.is_none() => props.tag = Some(self.tag(flow)?),
                 _ => return Ok(props),
@@ -888,6 +922,13 @@ impl Reader<'_, '_> {
         let at = self.mark();
         self.pos += 1;
         let name = self.name("an alias")?;
+        if self.pending.contains(&name) {
+            return self.fail_at(
+                at,
+                Failure::TooDeep,
+                format!("the alias `*{name}` is inside its own anchor's node, so it would repeat forever"),
+            );
+        }
         let Some(value) = self.anchors.get(&name) else {
             return self.error_at(
                 at,
@@ -1000,6 +1041,7 @@ impl Reader<'_, '_> {
                 break;
             }
         }
+        self.scanned_to = self.pos;
         self.reset(end);
         Ok(text)
     }
@@ -1173,31 +1215,32 @@ impl Reader<'_, '_> {
             }
             let first = self.flow_node(depth)?;
             self.skip_flow_space(start)?;
-            let value = if self.is(b':') {
-                self.pos += 1;
-                self.skip_flow_space(start)?;
-                Some(self.flow_node(depth)?)
+            if list && !explicit && !self.is(b':') {
+                items.push(first);
             } else {
-                None
-            };
-            self.skip_flow_space(start)?;
-            match (list, value) {
-                (true, None) if !explicit => items.push(first),
-                (true, value) => {
-                    // `[a: 1]`: a list entry that is a mapping of one pair.
-                    self.enter(depth)?;
+                let key = self.key_text(first, at)?;
+                // `[a: 1]`: a list entry that is a mapping of one pair, one level deeper.
+                let value_depth = if list {
+                    self.enter(depth)?
+                } else {
+                    entries.refuse_duplicate(self, &key, at)?;
+                    depth
+                };
+                let value = if self.is(b':') {
+                    self.pos += 1;
+                    self.skip_flow_space(start)?;
+                    let value = self.flow_node(value_depth)?;
+                    self.skip_flow_space(start)?;
+                    value
+                } else {
+                    Value::Null
+                };
+                if list {
                     let mut pair = Entries::default();
-                    pair.insert(
-                        self,
-                        self.key_text(first, at)?,
-                        at,
-                        value.unwrap_or(Value::Null),
-                    )?;
+                    pair.insert(self, key, at, value)?;
                     items.push(pair.finish(self)?);
-                }
-                (false, value) => {
-                    let key = self.key_text(first, at)?;
-                    entries.insert(self, key, at, value.unwrap_or(Value::Null))?;
+                } else {
+                    entries.insert(self, key, at, value)?;
                 }
             }
             match self.byte(0) {
@@ -1256,22 +1299,22 @@ struct Entries {
 }
 
 impl Entries {
+    /// Refuses a key the mapping already has (`<<` may come several times).
+    fn refuse_duplicate(&self, reader: &Reader, key: &str, at: Mark) -> Result<()> {
+        if key != "<<" && self.map.contains_key(key) {
+            return reader.fail_at(at, Failure::DuplicateKey, format!("duplicate key `{key}`"));
+        }
+        Ok(())
+    }
+
     fn insert(&mut self, reader: &Reader, key: String, at: Mark, value: Value) -> Result<()> {
+        self.refuse_duplicate(reader, &key, at)?;
         if key == "<<" {
             self.merged.push((value, at));
-            return Ok(());
+        } else {
+            self.map.insert(key, value);
         }
-        match self.map.entry(key) {
-            Entry::Occupied(entry) => reader.fail_at(
-                at,
-                Failure::DuplicateKey,
-                format!("duplicate key `{}`", entry.key()),
-            ),
-            Entry::Vacant(entry) => {
-                entry.insert(value);
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
     /// The mapping, with what `<<: *base` or `<<: [*a, *b]` brings: explicit keys win, then earlier merges.
