@@ -53,31 +53,9 @@ pub fn seconds(total: i64) -> String {
 /// `12.3 MB`, `850 KB`, `312 B`.
 pub fn bytes(n: u64) -> String {
     match n {
-        n if n >= 1_000_000 => format!("{} MB", Fixed(n as f64 / 1_000_000.0, 1)),
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1_000_000.0),
         n if n >= 1_000 => format!("{} KB", n / 1_000),
         n => format!("{n} B"),
-    }
-}
-
-/// A number with a fixed count of decimals (`Fixed(12.345, 1)` shows `12.3`), rounded half away from zero.
-///
-/// Written with whole numbers: `{:.1}` would bring core's exact float printing (about 3 KB of the wasm, brotli).
-pub struct Fixed(pub f64, pub u32);
-
-impl std::fmt::Display for Fixed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Fixed(value, decimals) = *self;
-        let scale = 10u64.pow(decimals);
-        // Saturating: NaN shows 0, what is too large its largest.
-        let scaled = (value.abs() * scale as f64).round() as u64;
-        if value < 0.0 && scaled != 0 {
-            f.write_str("-")?;
-        }
-        write!(f, "{}", scaled / scale)?;
-        if decimals > 0 {
-            write!(f, ".{:0width$}", scaled % scale, width = decimals as usize)?;
-        }
-        Ok(())
     }
 }
 

@@ -4,14 +4,10 @@
 use leptos::prelude::*;
 use shared::api::ProbeSeries;
 
-use crate::format::Fixed;
-
 /// Width of the drawing in SVG units (it is stretched to the card's width).
-const WIDTH_UNITS: u16 = 300;
+const WIDTH: f64 = 300.0;
 /// Height of the drawing in SVG units.
-const HEIGHT_UNITS: u16 = 48;
-const WIDTH: f64 = WIDTH_UNITS as f64;
-const HEIGHT: f64 = HEIGHT_UNITS as f64;
+const HEIGHT: f64 = 48.0;
 
 /// What the chart draws, in SVG units, computed from a series: two SVG paths (one element each, rather than an
 /// element per bar, which keeps the console's wasm small).
@@ -48,20 +44,13 @@ pub fn shape(series: &ProbeSeries) -> Option<ChartShape> {
         let x = i as f64 * step;
         let y = HEIGHT - point.p99_ms / top_ms * HEIGHT;
         let pen = if latency.is_empty() { "M" } else { " L" };
-        latency.push_str(&format!(
-            "{pen}{},{}",
-            Fixed(x + step / 2.0, 1),
-            Fixed(y, 1)
-        ));
+        latency.push_str(&format!("{pen}{:.1},{y:.1}", x + step / 2.0));
         if point.failures > 0 {
             let h = f64::from(point.failures) / f64::from(point.calls) * HEIGHT;
-            let (x, y, step, h) = (
-                Fixed(x, 1),
-                Fixed(HEIGHT - h, 1),
-                Fixed(step, 1),
-                Fixed(h, 1),
-            );
-            failures.push_str(&format!("M{x},{y}h{step}v{h}h-{step}z"));
+            failures.push_str(&format!(
+                "M{x:.1},{:.1}h{step:.1}v{h:.1}h-{step:.1}z",
+                HEIGHT - h
+            ));
         }
     }
     Some(ChartShape {
@@ -82,13 +71,12 @@ pub fn ProbeChart(
 ) -> impl IntoView {
     shape(&series).map(|s| {
         let label = format!(
-            "{name}: p99 latency over {} s (top {} ms), failed share in red",
-            s.seconds,
-            Fixed(s.top_ms, 0)
+            "{name}: p99 latency over {} s (top {:.0} ms), failed share in red",
+            s.seconds, s.top_ms
         );
         view! {
             <div class="probe-chart">
-                <svg viewBox=format!("0 0 {WIDTH_UNITS} {HEIGHT_UNITS}") preserveAspectRatio="none" role="img" aria-label=label.clone()>
+                <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=label.clone()>
                     <path class="chart-failures" d=s.failures />
                     <path class="chart-latency" d=s.latency />
                 </svg>

@@ -13,7 +13,7 @@ use crate::components::log_viewer::LogViewer;
 use crate::components::probe_chart::ProbeChart;
 use crate::components::progress_bar::ProgressBar;
 use crate::components::replica_map::ReplicaMap;
-use crate::format::{self, Fixed};
+use crate::format;
 use crate::log_buffer::LogBuffer;
 use crate::pages::records::{kind_label, mode_label, status_label};
 use crate::role::{self, Refusal};
@@ -159,20 +159,20 @@ fn Overview(
                         // Zero calls never read as a percentage: the record says why there were none.
                         <dd class=match (a.success_ratio, a.failures) { (None, _) => "sev-warning", (_, 0) => "sev-success", _ => "sev-error" }>
                             {match (a.no_call_reason(), a.success_ratio) {
-                                (None, Some(ratio)) => format!("{}% ({} of {} calls, {} failed)", Fixed(ratio * 100.0, 2), a.calls - a.failures.min(a.calls), a.calls, a.failures),
+                                (None, Some(ratio)) => format!("{:.2}% ({} of {} calls, {} failed)", ratio * 100.0, a.calls - a.failures.min(a.calls), a.calls, a.failures),
                                 (reason, _) => reason.unwrap_or("no call made").to_string(),
                             }}
                         </dd>
-                        <dt>"Latency"</dt><dd>{format!("p50 {} ms · p99 {} ms · max {} ms", Fixed(a.p50_ms, 0), Fixed(a.p99_ms, 0), Fixed(a.max_ms, 0))}</dd>
+                        <dt>"Latency"</dt><dd>{format!("p50 {:.0} ms · p99 {:.0} ms · max {:.0} ms", a.p50_ms, a.p99_ms, a.max_ms)}</dd>
                         {a.probes.iter().map(|p| view! {
                             <dt class="mono">{p.name.clone()}</dt>
                             <dd class=if p.failures == 0 { "" } else { "sev-error" }>
-                                {format!("{} calls, {} failed · p50 {} ms · p99 {} ms · max {} ms", p.calls, p.failures, Fixed(p.p50_ms, 0), Fixed(p.p99_ms, 0), Fixed(p.max_ms, 0))}
+                                {format!("{} calls, {} failed · p50 {:.0} ms · p99 {:.0} ms · max {:.0} ms", p.calls, p.failures, p.p50_ms, p.p99_ms, p.max_ms)}
                                 {p.first_failures.first().map(|f| format!(" · first: {f}"))}
                                 <ProbeChart name=p.name.clone() series=p.series.clone() />
                             </dd>
                         }).collect_view()}
-                        {a.downtime_seconds.map(|d| view! { <dt>"Downtime"</dt><dd>{format!("{} s", Fixed(d, 1))}</dd> })}
+                        {a.downtime_seconds.map(|d| view! { <dt>"Downtime"</dt><dd>{format!("{d:.1} s")}</dd> })}
                     </dl>
                 }.into_any(),
                 None => view! { <p class="muted">"Not measured yet."</p> }.into_any(),
