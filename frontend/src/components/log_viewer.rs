@@ -100,7 +100,7 @@ pub fn LogViewer(
             <For each=move || visible.get() key=|l| l.seq let(line)>
                 <div class=format!("log-line lvl-{}", line.level) data-seq=line.seq.to_string()>
                     <span class="log-ts">{format::clock(&line.ts)}</span>
-                    <span class="log-lvl">{line.level.to_uppercase()}</span>
+                    <span class="log-lvl">{line.level.to_ascii_uppercase()}</span>
                     <span class="log-app">{line.app.clone().unwrap_or_default()}</span>
                     <span class="log-msg">{line.message.clone()}</span>
                 </div>

@@ -474,8 +474,11 @@ impl Reader<'_, '_> {
         if !self.first_on_line() {
             return false;
         }
+        // At the parent's own column only a list (a mapping's value) or, as libyaml reads it, a block scalar.
         let column = self.column() as isize;
-        column < indent || column == indent && !(compact_list && self.at_list_entry())
+        let at_parent =
+            compact_list && self.at_list_entry() || matches!(self.byte(0), Some(b'|' | b'>'));
+        column < indent || column == indent && !at_parent
     }
 
     /// The properties of a node given on two lines, or on a line and before the value: each kind once.
