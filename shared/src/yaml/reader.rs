@@ -1211,6 +1211,9 @@ impl Reader<'_, '_> {
                 break;
             }
             let at = self.mark();
+            if self.is(b',') {
+                return self.error("an empty entry in a flow collection (two commas?)");
+            }
             let explicit = self.is(b'?');
             if explicit {
                 self.pos += 1;
@@ -1218,6 +1221,12 @@ impl Reader<'_, '_> {
             }
             let first = self.flow_node(depth)?;
             self.skip_flow_space(start)?;
+            if self.is(b':') && !explicit && self.line != at.line {
+                return self.error_at(
+                    at,
+                    "a key in a flow collection must be on one line with its `:`",
+                );
+            }
             if list && !explicit && !self.is(b':') {
                 items.push(first);
             } else {
