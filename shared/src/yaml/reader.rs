@@ -1219,6 +1219,12 @@ impl Reader<'_, '_> {
                 self.pos += 1;
                 self.skip_flow_space(start)?;
             }
+            if !list && matches!(self.byte(0), Some(b'[' | b'{')) {
+                // Refused before it is read, as serde_norway does: it may be deep.
+                return self.error(
+                    "a mapping key must be a string, number or boolean, not a flow collection",
+                );
+            }
             let first = self.flow_node(depth)?;
             self.skip_flow_space(start)?;
             if self.is(b':') && !explicit && self.line != at.line {
