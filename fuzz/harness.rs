@@ -205,16 +205,16 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         },
     },
     KnownDifference {
-        reason: "a tag on a mapping key (`!secret a: 1`): the reference refuses it, shared drops the tag as it \
-                 does on values",
+        reason: "a tag on a mapping key (`!secret a: 1`, `? !secret a`): the reference refuses it, shared \
+                 drops the tag as it does on values",
         applies: |text, _ours, reference| {
             let Err((code, Some(line))) = reference else {
                 return false;
             };
             let text = text.replace("\r\n", "\n");
             let line = lines(&text).nth(*line as usize - 1).unwrap_or("");
-            let line = line.trim_start_matches([' ', '-']);
-            code == "yaml-syntax" && line.starts_with('!') && line.contains(':')
+            let line = line.trim_start_matches([' ', '-', '?']);
+            code == "yaml-syntax" && line.starts_with('!')
         },
     },
     KnownDifference {
