@@ -1219,7 +1219,7 @@ impl Reader<'_, '_> {
                 self.pos += 1;
                 self.skip_flow_space(start)?;
             }
-            if !list && matches!(self.byte(0), Some(b'[' | b'{')) {
+            if (explicit || !list) && matches!(self.byte(0), Some(b'[' | b'{')) {
                 // Refused before it is read, as serde_norway does: it may be deep.
                 return self.error(
                     "a mapping key must be a string, number or boolean, not a flow collection",
