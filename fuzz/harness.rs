@@ -247,8 +247,16 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
     KnownDifference {
         reason: "both refuse the file on the same line, for different reasons: a line with several problems \
                  (nesting too deep, a duplicate key, a syntax error) has them reported in another order, because \
-                 libyaml holds back a line's tokens while a key may still start on it",
-        applies: |_text, ours, reference| matches!((ours, reference), (Err((_, Some(a))), Err((_, Some(b)))) if a == b),
+                 libyaml holds back a line's tokens while a key may still start on it (and past the line, up to \
+                 the end of a quoted scalar left open)",
+        applies: |_text, ours, reference| match (ours, reference) {
+            (Err((_, Some(a))), Err((_, Some(b)))) if a == b => true,
+            // Held back past the line's end: an unclosed quote found at the end of the file.
+            (Err((ours, Some(a))), Err((reference, Some(b)))) => {
+                ours == "yaml-too-complex" && reference == "yaml-syntax" && b > a
+            }
+            _ => false,
+        },
     },
     KnownDifference {
         reason: "aliases of aliases: serde_norway also stops (`yaml-too-complex`, no line) once aliases are \
@@ -256,7 +264,8 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  by memory (the budget of docs/decisions.md: 20 × the file's size, at least 4 MiB), so it reads \
                  some such files within that bound, or refuses them for another reason found first",
         applies: |text, _ours, reference| {
-            matches!(reference, Err((code, None)) if code == "yaml-too-complex") && text.contains('*')
+            matches!(reference, Err((code, None)) if code == "yaml-too-complex")
+                && text.contains('*')
         },
     },
 ];

@@ -17,6 +17,12 @@ use std::collections::BTreeMap;
 
 use super::{Budget, Failure, NODE_COST, Value};
 
+/// How far an implicit key (`key: value`, no `? `) may reach from its start to its `:`, in bytes, as in libyaml
+/// (YAML limits it to 1024 characters).
+const MAX_KEY_BYTES: usize = 1024;
+
+const KEY_TOO_LONG: &str = "a mapping key must be on one line with its `:` and at most 1024 bytes long (write a longer one as `? key`)";
+
 /// Why a text is not YAML the reader accepts, and where.
 #[derive(Debug)]
 pub(super) struct Error {
@@ -453,8 +459,8 @@ impl Reader<'_, '_> {
             if !block_ok {
                 return self.error("a mapping value is not allowed here (a `: ` inside a value that should be quoted?)");
             }
-            if self.line != start.line {
-                return self.error_at(start, "a mapping key must be on one line");
+            if self.line != start.line || self.pos - start.pos > MAX_KEY_BYTES {
+                return self.error_at(start, KEY_TOO_LONG);
             }
             let key = self.finish(head, line_props)?;
             let key = self.key_text(key, start)?;
@@ -603,8 +609,11 @@ impl Reader<'_, '_> {
         let props = self.properties(false)?;
         let head = self.head(column as isize, depth, &props)?;
         self.skip_blanks();
-        if !(self.is(b':') && self.blankz(1)) || self.line != at.line {
+        if !(self.is(b':') && self.blankz(1)) {
             return self.error_at(at, "did not find the expected `:` after a mapping key");
+        }
+        if self.line != at.line || self.pos - at.pos > MAX_KEY_BYTES {
+            return self.error_at(at, KEY_TOO_LONG);
         }
         let key = self.finish(head, props)?;
         Ok((self.key_text(key, at)?, at, false))
@@ -1227,11 +1236,11 @@ impl Reader<'_, '_> {
             }
             let first = self.flow_node(depth)?;
             self.skip_flow_space(start)?;
-            if self.is(b':') && !explicit && self.line != at.line {
-                return self.error_at(
-                    at,
-                    "a key in a flow collection must be on one line with its `:`",
-                );
+            if self.is(b':')
+                && !explicit
+                && (self.line != at.line || self.pos - at.pos > MAX_KEY_BYTES)
+            {
+                return self.error_at(at, KEY_TOO_LONG);
             }
             if list && !explicit && !self.is(b':') {
                 items.push(first);
