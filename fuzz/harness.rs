@@ -225,7 +225,7 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
             };
             let text = text.replace("\r\n", "\n");
             let line = lines(&text).nth(*line as usize - 1).unwrap_or("");
-            let line = line.trim_start_matches([' ', '-', '?']);
+            let line = line.trim_start_matches([' ', '-', '?', '{', '[', ',']);
             code == "yaml-syntax" && line.starts_with('!')
         },
     },
