@@ -251,8 +251,12 @@ impl Reader<'_, '_> {
             && self.blankz(3)
     }
 
+    /// The end of the text, a document marker, or a directive (`%` at a line's start), which libyaml takes as the
+    /// end of the document before it.
     fn at_end_of_block(&self) -> bool {
-        self.pos >= self.bytes.len() || self.at_document_marker()
+        self.pos >= self.bytes.len()
+            || self.at_document_marker()
+            || self.column() == 0 && self.is(b'%')
     }
 
     // -- Errors and the budget ---------------------------------------------------------------------------------
@@ -350,7 +354,7 @@ impl Reader<'_, '_> {
             if self.pos >= self.bytes.len() {
                 return Ok((documents, false));
             }
-            if !self.at_document_marker() {
+            if !self.at_end_of_block() {
                 return self.error("did not find the expected end of the document (a second document starts with `---`)");
             }
             if self.is(b'.') {
