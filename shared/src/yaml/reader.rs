@@ -756,7 +756,7 @@ impl Reader<'_, '_> {
                 }
                 Head::Node(self.alias()?)
             }
-            Some(b'[' | b'{') => Head::Node(self.flow_collection(depth)?),
+            Some(b'[' | b'{') => Head::Node(self.flow_collection(depth, indent)?),
             Some(b'"' | b'\'') => Head::Scalar {
                 text: self.quoted()?,
                 plain: false,
@@ -1208,8 +1208,8 @@ impl Reader<'_, '_> {
         Ok(())
     }
 
-    /// `[a, b]` or `{a: 1, b: 2}`, at its bracket.
-    fn flow_collection(&mut self, depth: u32) -> Result<Value> {
+    /// `[a, b]` or `{a: 1, b: 2}`, at its bracket; `indent` is the enclosing block's column.
+    fn flow_collection(&mut self, depth: u32, indent: isize) -> Result<Value> {
         let start = self.mark();
         let list = self.is(b'[');
         let close = if list { b']' } else { b'}' };
@@ -1238,7 +1238,7 @@ impl Reader<'_, '_> {
                     "a mapping key must be a string, number or boolean, not a flow collection",
                 );
             }
-            let first = self.flow_node(depth)?;
+            let first = self.flow_node(depth, indent)?;
             self.skip_flow_space(start)?;
             if self.is(b':')
                 && !explicit
@@ -1260,7 +1260,7 @@ impl Reader<'_, '_> {
                 let value = if self.is(b':') {
                     self.pos += 1;
                     self.skip_flow_space(start)?;
-                    let value = self.flow_node(value_depth)?;
+                    let value = self.flow_node(value_depth, indent)?;
                     self.skip_flow_space(start)?;
                     value
                 } else {
@@ -1301,8 +1301,9 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// A node inside a flow collection; empty before `,`, `:` or a closing bracket.
-    fn flow_node(&mut self, depth: u32) -> Result<Value> {
+    /// A node inside a flow collection; empty before `,`, `:` or a closing bracket. `indent` is the enclosing
+    /// block's column: a plain scalar's continuation lines may not be indented with tabs up to it.
+    fn flow_node(&mut self, depth: u32, indent: isize) -> Result<Value> {
         let props = self.properties(true)?;
         if props.given() {
             self.skip_flow_space(self.mark())?;
@@ -1312,9 +1313,9 @@ impl Reader<'_, '_> {
             return self.anchor(props.anchor, value);
         }
         let head = match self.byte(0) {
-            Some(b'*' | b'[' | b'{' | b'"' | b'\'') => self.head(-1, depth, &props)?,
+            Some(b'*' | b'[' | b'{' | b'"' | b'\'') => self.head(indent, depth, &props)?,
             _ => Head::Scalar {
-                text: self.plain(-1, true)?,
+                text: self.plain(indent, true)?,
                 plain: true,
             },
         };
