@@ -126,7 +126,7 @@ struct Reader<'t, 'b> {
     line: u64,
     line_start: usize,
     budget: &'b Budget,
-    /// Anchored nodes, by name; a later anchor of the same name replaces an earlier one.
+    /// Anchored nodes, by name; an anchor written later replaces one of the same name written earlier.
     anchors: BTreeMap<String, Value>,
     /// Anchors whose node is still being read: an alias to one would repeat forever.
     pending: Vec<String>,
@@ -783,7 +783,9 @@ impl Reader<'_, '_> {
             if let Some(at) = self.pending.iter().rposition(|pending| *pending == name) {
                 self.pending.remove(at);
             }
-            self.anchors.insert(name, value.clone());
+            if !self.anchors.contains_key(&name) {
+                self.anchors.insert(name, value.clone());
+            }
         }
         Ok(value)
     }
@@ -813,6 +815,9 @@ impl Reader<'_, '_> {
                 Some(b'&') if props.anchor.is_none() => {
                     self.pos += 1;
                     let name = self.name("an anchor")?;
+                    // An anchor is defined from where it is written: this one replaces an earlier one of
+                    // the same name now, and is itself replaced by one written inside its node.
+                    self.anchors.remove(&name);
                     self.pending.push(name.clone());
                     props.anchor = Some(name);
                 }
