@@ -268,6 +268,28 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
                 && text.contains('*')
         },
     },
+    KnownDifference {
+        reason: "an anchor name defined twice: serde_norway numbers anchors by how many names it has seen \
+                 (`anchors.len()`), so after a redefinition the next new anchor takes a number already used and \
+                 an alias may resolve to the wrong node",
+        applies: |text, _ours, _reference| {
+            let mut names: Vec<&str> = text
+                .split('&')
+                .skip(1)
+                .map(|rest| {
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                        .unwrap_or(rest.len());
+                    &rest[..end]
+                })
+                .filter(|name| !name.is_empty())
+                .collect();
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            names.len() < count
+        },
+    },
 ];
 
 fn syntax_error(outcome: &Outcome) -> bool {
