@@ -23,6 +23,8 @@ const MAX_KEY_BYTES: usize = 1024;
 
 const KEY_TOO_LONG: &str = "a mapping key must be on one line with its `:` and at most 1024 bytes long (write a longer one as `? key`)";
 
+const NOT_A_KEY: &str = "a mapping key must be a string, number or boolean, not a list or mapping";
+
 /// Why a text is not YAML the reader accepts, and where.
 #[derive(Debug)]
 pub(super) struct Error {
@@ -348,7 +350,7 @@ impl Reader<'_, '_> {
                 // Only a stream's first document may start without `---`.
                 return self.error("did not find the expected document start (`---`)");
             }
-            let value = self.block_node(-1, 0, false, !explicit)?;
+            let value = self.block_node(-1, 0, false, !explicit, false)?;
             self.skip_to_content(Tabs::BeforeLineBreak)?;
             documents.push(value);
             if self.pos >= self.bytes.len() {
@@ -397,13 +399,15 @@ impl Reader<'_, '_> {
     /// The node after an indicator (`key:`, `- `, `---`) or at a document's start. `indent` is the column of the
     /// enclosing block collection (-1 at the root): the node is empty unless it goes on further in. A list at the
     /// same column is the node when `compact_list` (a mapping's value); a block collection may start on the
-    /// indicator's line only when `inline` (after `- `).
+    /// indicator's line only when `inline` (after `- `). A `key` (after `? `) that is a collection is refused where it
+    /// starts, as serde_norway refuses it, before anything inside it is read.
     fn block_node(
         &mut self,
         indent: isize,
         depth: u32,
         compact_list: bool,
         inline: bool,
+        key: bool,
     ) -> Result<Value> {
         self.skip_to_content(if inline {
             Tabs::Nowhere
@@ -437,7 +441,11 @@ impl Reader<'_, '_> {
         let start = self.mark();
         let column = self.column();
         let line_props = self.properties(false)?;
-        if self.is(b'-') && self.blankz(1) || self.is(b'?') && self.blankz(1) {
+        let collection = self.is(b'-') && self.blankz(1) || self.is(b'?') && self.blankz(1);
+        if key && (collection || matches!(self.byte(0), Some(b'[' | b'{'))) {
+            return self.error(NOT_A_KEY);
+        }
+        if collection {
             if !block_ok || line_props.given() {
                 return self.error(
                     "a block collection cannot start here (a list or `?` key on its key's line, or after an anchor or tag on the same line)",
@@ -465,6 +473,9 @@ impl Reader<'_, '_> {
             }
             if self.line != start.line || self.pos - start.pos > MAX_KEY_BYTES {
                 return self.error_at(start, KEY_TOO_LONG);
+            }
+            if key {
+                return self.error_at(start, NOT_A_KEY);
             }
             let key = self.finish(head, line_props)?;
             let key = self.key_text(key, start)?;
@@ -524,7 +535,7 @@ impl Reader<'_, '_> {
         loop {
             // At `- `.
             self.pos += 1;
-            items.push(self.block_node(column as isize, depth, false, true)?);
+            items.push(self.block_node(column as isize, depth, false, true, false)?);
             self.skip_to_content(Tabs::BeforeLineBreak)?;
             if self.at_end_of_block() || self.column() < column {
                 break;
@@ -572,14 +583,14 @@ impl Reader<'_, '_> {
                     && self.blankz(1)
                 {
                     self.pos += 1;
-                    self.block_node(column as isize, depth, true, true)?
+                    self.block_node(column as isize, depth, true, true, false)?
                 } else {
                     self.scalar(String::new(), true, None)?
                 }
             } else {
                 // At the `:`.
                 self.pos += 1;
-                self.block_node(column as isize, depth, true, false)?
+                self.block_node(column as isize, depth, true, false, false)?
             };
             map.insert(self, key, at, value)?;
             self.skip_to_content(Tabs::BeforeLineBreak)?;
@@ -607,7 +618,7 @@ impl Reader<'_, '_> {
         let at = self.mark();
         if self.is(b'?') && self.blankz(1) {
             self.pos += 1;
-            let key = self.block_node(column as isize, depth, false, true)?;
+            let key = self.block_node(column as isize, depth, false, true, true)?;
             return Ok((self.key_text(key, at)?, at, true));
         }
         let props = self.properties(false)?;
