@@ -225,8 +225,17 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
             };
             let text = text.replace("\r\n", "\n");
             let line = lines(&text).nth(*line as usize - 1).unwrap_or("");
-            let line = line.trim_start_matches([' ', '-', '?', '{', '[', ',']);
-            code == "yaml-syntax" && line.starts_with('!')
+            // A tag on the line, before a key's `:` or at its start (`? !t a`).
+            let tagged_key = match line.find('!') {
+                Some(at) => {
+                    line[at..].contains(':')
+                        || line
+                            .trim_start_matches([' ', '-', '?', '{', '[', ','])
+                            .starts_with('!')
+                }
+                None => false,
+            };
+            code == "yaml-syntax" && tagged_key
         },
     },
     KnownDifference {
