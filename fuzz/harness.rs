@@ -257,12 +257,16 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         reason: "both refuse the file on the same line, for different reasons: a line with several problems \
                  (nesting too deep, a duplicate key, a syntax error) has them reported in another order, because \
                  libyaml holds back a line's tokens while a key may still start on it (and past the line, up to \
-                 the end of a quoted scalar left open)",
+                 the end of a quoted scalar left open), and serde_norway refuses a key that is a collection \
+                 before it notices an alias inside its own anchor. Where one says `yaml-too-complex` and the \
+                 other `yaml-syntax`, the file has both problems, at any line",
         applies: |_text, ours, reference| match (ours, reference) {
             (Err((_, Some(a))), Err((_, Some(b)))) if a == b => true,
-            // Held back past the line's end: an unclosed quote found at the end of the file.
-            (Err((ours, Some(a))), Err((reference, Some(b)))) => {
-                ours == "yaml-too-complex" && reference == "yaml-syntax" && b > a
+            // A bound crossed on one side, a syntax error on the other: both are in the file.
+            (Err((ours, _)), Err((reference, _))) => {
+                let mut codes = [ours.as_str(), reference.as_str()];
+                codes.sort_unstable();
+                codes == ["yaml-syntax", "yaml-too-complex"]
             }
             _ => false,
         },
