@@ -319,7 +319,7 @@ impl Reader<'_, '_> {
             self.skip_to_content(Tabs::Nowhere)?;
             let mut directives = false;
             while self.column() == 0 && self.is(b'%') {
-                self.directive()?;
+                self.directive(directives)?;
                 directives = true;
                 self.skip_to_content(Tabs::Nowhere)?;
             }
@@ -376,13 +376,17 @@ impl Reader<'_, '_> {
     }
 
     /// `%YAML 1.2` is accepted; `%TAG` is not (no tag handles but `!` and `!!`).
-    fn directive(&mut self) -> Result<()> {
+    /// `after_another`: a directive came before it (only `%YAML` can have), so a `%YAML` now is its second.
+    fn directive(&mut self, after_another: bool) -> Result<()> {
         let start = self.mark();
         let rest = &self.text[self.pos..];
         let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
         let line = line.split(" #").next().unwrap_or(line);
         let (name, value) = line.split_once([' ', '\t']).unwrap_or((line, ""));
         match (name, value.trim()) {
+            ("%YAML", _) if after_another => {
+                return self.error_at(start, "a second %YAML directive for the same document");
+            }
             ("%YAML", "1.1" | "1.2") => {}
             ("%YAML", version) => {
                 return self.error_at(start, format!("YAML version `{version}` is not 1.1 or 1.2"));
