@@ -468,7 +468,11 @@ impl Reader<'_, '_> {
             let value = self.scalar(text, false, props.tag)?;
             return self.anchor(props.anchor, value);
         }
-        // A scalar, alias or flow collection, which may be a mapping's first key.
+        // A scalar, alias or flow collection, which may be a mapping's first key. Properties on both lines clash
+        // unless it is a key; a flow collection cannot be one, so they are refused before it is read.
+        if matches!(self.byte(0), Some(b'[' | b'{')) {
+            self.clash(&node_props, &line_props)?;
+        }
         let head = self.head(indent, depth, &line_props)?;
         self.skip_blanks();
         if self.is(b':') && self.blankz(1) {
@@ -508,15 +512,20 @@ impl Reader<'_, '_> {
 
     /// The properties of a node given on two lines, or on a line and before the value: each kind once.
     fn one_set(&self, first: Properties, second: Properties) -> Result<Properties> {
+        self.clash(&first, &second)?;
+        Ok(Properties {
+            anchor: first.anchor.or(second.anchor),
+            tag: first.tag.or(second.tag),
+        })
+    }
+
+    fn clash(&self, first: &Properties, second: &Properties) -> Result<()> {
         if first.anchor.is_some() && second.anchor.is_some()
             || first.tag.is_some() && second.tag.is_some()
         {
             return self.error("a node has two anchors or two tags");
         }
-        Ok(Properties {
-            anchor: first.anchor.or(second.anchor),
-            tag: first.tag.or(second.tag),
-        })
+        Ok(())
     }
 
     fn at_list_entry(&self) -> bool {
