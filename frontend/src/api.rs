@@ -61,7 +61,7 @@ pub async fn login(username: &str, password: &str) -> Result<Me> {
         .map_err(network)?;
     if resp.status() == 401 {
         let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ApiError>(&text)
+        let message = from_json::<ApiError>(&text)
             .map(|e| e.message)
             .unwrap_or_else(|_| "Wrong username or password.".to_string());
         return Err(Error::BadCredentials(message));
@@ -279,7 +279,7 @@ pub fn log_stream(id: i64, after: u64) -> Result<impl Stream<Item = Result<Strea
     let socket = WebSocket::open(&url).map_err(|e| Error::Network(e.to_string()))?;
     Ok(socket.map(|message| match message {
         Ok(Message::Text(text)) => {
-            serde_json::from_str::<StreamMessage>(&text).map_err(|e| Error::Decode(e.to_string()))
+            from_json::<StreamMessage>(&text)
         }
         Ok(Message::Bytes(_)) => Err(Error::Decode("binary message on the log stream".into())),
         Err(e) => Err(Error::Network(e.to_string())),
@@ -339,8 +339,13 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T> {
 /// The answer's JSON as a `T`. Only the decoding is generic: the wait for the body is one function for every answer
 /// type rather than a copy in each.
 async fn answer<T: DeserializeOwned>(resp: Response) -> Result<T> {
-    let text = body(resp).await?;
-    serde_json::from_str(&text).map_err(|e| Error::Decode(e.to_string()))
+    from_json(&body(resp).await?)
+}
+
+/// JSON as a `T`: one copy of each type's reader, not one inlined in every future that reads it.
+#[inline(never)]
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Decode(e.to_string()))
 }
 
 /// The body of a successful answer as text; a failed answer is its error.
@@ -372,11 +377,11 @@ async fn failure(resp: Response) -> Error {
         return Error::SessionEnded;
     }
     if status == 422
-        && let Ok(report) = serde_json::from_str::<Report>(&text)
+        && let Ok(report) = from_json::<Report>(&text)
     {
         return Error::Rejected(report);
     }
-    match serde_json::from_str::<ApiError>(&text) {
+    match from_json::<ApiError>(&text) {
         Ok(body) => Error::Refused(status, body),
         Err(_) => Error::Unexpected(status, text.chars().take(300).collect()),
     }

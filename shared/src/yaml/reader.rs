@@ -807,9 +807,7 @@ impl Reader<'_, '_> {
             if let Some(at) = self.pending.iter().rposition(|pending| *pending == name) {
                 self.pending.remove(at);
             }
-            if !self.anchors.contains_key(&name) {
-                self.anchors.insert(name, value.clone());
-            }
+            self.anchors.entry(name).or_insert_with(|| value.clone());
         }
         Ok(value)
     }
@@ -899,7 +897,7 @@ impl Reader<'_, '_> {
         } else {
             &self.text[start..self.pos]
         };
-        if !self.blankz(0) && !(flow && self.is(b',')) {
+        if !(self.blankz(0) || flow && self.is(b',')) {
             return self.error_at(at, "a tag must be followed by a blank or a line break");
         }
         let core = text
