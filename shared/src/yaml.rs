@@ -256,7 +256,7 @@ fn finding(file: &str, error: reader::Error) -> Finding {
 
 /// Line and column (1-based) of each wanted key path in a YAML text, or of its nearest written ancestor.
 ///
-/// serde_norway gives a visitor no positions, so the findings that name a key path (`values-unknown-key`,
+/// [`Value`] keeps no positions, so the findings that name a key path (`values-unknown-key`,
 /// `values-type-conflict`) get theirs from this scan of the text the parse has already accepted. It follows block
 /// mappings and sequences by indentation (quoted keys, `- ` items, comments, `|`/`>` block strings and multi-line
 /// flow collections are skipped as content); a key written inside a flow collection (`{a: 1}`) or brought in by

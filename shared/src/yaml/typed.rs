@@ -81,7 +81,7 @@ impl de::Error for Message {
     }
 }
 
-/// What an empty value (`dependsOn:`) is where a mapping is expected: an empty one, as serde_norway read it.
+/// What an empty value (`dependsOn:`) is where a mapping is expected: an empty one.
 static EMPTY: BTreeMap<String, Value> = BTreeMap::new();
 
 /// A value read from its parsed YAML at a key path.
