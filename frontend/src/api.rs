@@ -278,9 +278,7 @@ pub fn log_stream(id: i64, after: u64) -> Result<impl Stream<Item = Result<Strea
     let url = format!("{scheme}://{host}{API}/upgrades/{id}/logs/stream?after={after}");
     let socket = WebSocket::open(&url).map_err(|e| Error::Network(e.to_string()))?;
     Ok(socket.map(|message| match message {
-        Ok(Message::Text(text)) => {
-            from_json::<StreamMessage>(&text)
-        }
+        Ok(Message::Text(text)) => from_json::<StreamMessage>(&text),
         Ok(Message::Bytes(_)) => Err(Error::Decode("binary message on the log stream".into())),
         Err(e) => Err(Error::Network(e.to_string())),
     }))

@@ -1585,21 +1585,59 @@ mod tests {
     #[test]
     fn reads_what_values_files_are_written_in() {
         let cases = [
-            ("a: 1\nb:\n  c: [x, 'y', \"z\"]\n", r#"[{"a":1,"b":{"c":["x","y","z"]}}]"#),
-            ("list:\n- a\n- b: 1\n  c: 2\nnext: ~\n", r#"[{"list":["a",{"b":1,"c":2}],"next":null}]"#),
+            (
+                "a: 1\nb:\n  c: [x, 'y', \"z\"]\n",
+                r#"[{"a":1,"b":{"c":["x","y","z"]}}]"#,
+            ),
+            (
+                "list:\n- a\n- b: 1\n  c: 2\nnext: ~\n",
+                r#"[{"list":["a",{"b":1,"c":2}],"next":null}]"#,
+            ),
             ("- - a\n  - b\n- c\n", r#"[[["a","b"],"c"]]"#),
-            ("text: one\n  two\n\n  three\n", r#"[{"text":"one two\nthree"}]"#),
-            ("a: |\n  line\n   more\nb: >-\n  one\n  two\n\n  three\n", r#"[{"a":"line\n more\n","b":"one two\nthree"}]"#),
-            ("a: |+\n  keep\n\nb: |2\n    lead\n", r#"[{"a":"keep\n\n","b":"  lead\n"}]"#),
-            ("a: \"t\\tx\\u00e9\\x41\\\n  y\"\nb: 'it''s\n  folded'\n", r#"[{"a":"t\txéAy","b":"it's folded"}]"#),
-            ("n: [0x1F, 0o17, -0b101, +5, 007, 1.5, .5, 1e3, -.inf, 1e400, yes, True]\n",
-             r#"[{"n":[31,15,-5,5,"007",1.5,0.5,1000.0,null,"1e400","yes",true]}]"#),
-            ("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n", r#"[{"base":{"x":1,"y":2},"use":{"x":1,"y":3}}]"#),
-            ("a: !!str 5\nb: !secret x\nc: !!int \"7\"\n", r#"[{"a":"5","b":"x","c":7}]"#),
-            ("1: a\n0x10: b\ntrue: c\n", r#"[{"1":"a","16":"b","true":"c"}]"#),
-            ("%YAML 1.2\n--- # c\na: 1\n...\n---\n- x\n", r#"[{"a":1},["x"]]"#),
-            ("url: http://x:80/a # note\nhash: a#b\n", r#"[{"hash":"a#b","url":"http://x:80/a"}]"#),
-            ("flow: {a: [1, 2,], b: {c: d}, e}\n", r#"[{"flow":{"a":[1,2],"b":{"c":"d"},"e":null}}]"#),
+            (
+                "text: one\n  two\n\n  three\n",
+                r#"[{"text":"one two\nthree"}]"#,
+            ),
+            (
+                "a: |\n  line\n   more\nb: >-\n  one\n  two\n\n  three\n",
+                r#"[{"a":"line\n more\n","b":"one two\nthree"}]"#,
+            ),
+            (
+                "a: |+\n  keep\n\nb: |2\n    lead\n",
+                r#"[{"a":"keep\n\n","b":"  lead\n"}]"#,
+            ),
+            (
+                "a: \"t\\tx\\u00e9\\x41\\\n  y\"\nb: 'it''s\n  folded'\n",
+                r#"[{"a":"t\txéAy","b":"it's folded"}]"#,
+            ),
+            (
+                "n: [0x1F, 0o17, -0b101, +5, 007, 1.5, .5, 1e3, -.inf, 1e400, yes, True]\n",
+                r#"[{"n":[31,15,-5,5,"007",1.5,0.5,1000.0,null,"1e400","yes",true]}]"#,
+            ),
+            (
+                "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n",
+                r#"[{"base":{"x":1,"y":2},"use":{"x":1,"y":3}}]"#,
+            ),
+            (
+                "a: !!str 5\nb: !secret x\nc: !!int \"7\"\n",
+                r#"[{"a":"5","b":"x","c":7}]"#,
+            ),
+            (
+                "1: a\n0x10: b\ntrue: c\n",
+                r#"[{"1":"a","16":"b","true":"c"}]"#,
+            ),
+            (
+                "%YAML 1.2\n--- # c\na: 1\n...\n---\n- x\n",
+                r#"[{"a":1},["x"]]"#,
+            ),
+            (
+                "url: http://x:80/a # note\nhash: a#b\n",
+                r#"[{"hash":"a#b","url":"http://x:80/a"}]"#,
+            ),
+            (
+                "flow: {a: [1, 2,], b: {c: d}, e}\n",
+                r#"[{"flow":{"a":[1,2],"b":{"c":"d"},"e":null}}]"#,
+            ),
             ("? complex\n: value\n", r#"[{"complex":"value"}]"#),
             ("a: 1\r\nb: 2\r\n", r#"[{"a":1,"b":2}]"#),
             ("# only a comment\n", "[null]"),
