@@ -381,15 +381,25 @@ impl Reader<'_, '_> {
         let start = self.mark();
         let rest = &self.text[self.pos..];
         let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
-        let line = line.split(" #").next().unwrap_or(line);
         let (name, value) = line.split_once([' ', '\t']).unwrap_or((line, ""));
-        match (name, value.trim()) {
+        // `%YAML 1.2`, then blanks and a comment (`#` may follow the number directly).
+        let value = value.trim_start();
+        let (version, after) = value.split_at(
+            value
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(value.len()),
+        );
+        let after = after.trim_start();
+        match (name, version) {
             ("%YAML", _) if after_another => {
                 return self.error_at(start, "a second %YAML directive for the same document");
             }
-            ("%YAML", "1.1" | "1.2") => {}
-            ("%YAML", version) => {
-                return self.error_at(start, format!("YAML version `{version}` is not 1.1 or 1.2"));
+            ("%YAML", "1.1" | "1.2") if after.is_empty() || after.starts_with('#') => {}
+            ("%YAML", _) => {
+                return self.error_at(
+                    start,
+                    format!("YAML version `{}` is not 1.1 or 1.2", value.trim_end()),
+                );
             }
             ("%TAG", _) => return self.error_at(start, "%TAG directives are not supported"),
             (name, _) => return self.error_at(start, format!("unknown directive `{name}`")),
