@@ -394,7 +394,9 @@ impl Reader<'_, '_> {
             ("%YAML", _) if after_another => {
                 return self.error_at(start, "a second %YAML directive for the same document");
             }
-            ("%YAML", "1.1" | "1.2") if after.is_empty() || after.starts_with('#') => {}
+            ("%YAML", version)
+                if matches!(yaml_version(version), Some((1, 1 | 2)))
+                    && (after.is_empty() || after.starts_with('#')) => {}
             ("%YAML", _) => {
                 return self.error_at(
                     start,
@@ -1408,6 +1410,17 @@ impl Entries {
         }
         Ok(Value::Map(map))
     }
+}
+
+/// A `%YAML` directive's `major.minor`, read as numbers (`1.02` is 1.2, as libyaml reads it).
+fn yaml_version(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.split_once('.')?;
+    let number = |digits: &str| {
+        (!digits.is_empty() && digits.len() <= 9 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    Some((number(major)?, number(minor)?))
 }
 
 /// Whether a tag starts with a named handle (`!name!suffix`), which only `%TAG` could define.
